@@ -1,0 +1,34 @@
+"""CI check: the smoke runs exist in the MLflow store, FINISHED, with per-epoch metrics."""
+
+import sys
+
+from mlflow import MlflowClient
+
+# experiment -> (runs expected, of which sweep children)
+EXPECTED = {"house_price": (1, 0), "power_outliers": (3, 2), "diabetes": (1, 0)}
+METRICS = ("train_loss", "val_rmse", "test_rmse", "test_mae", "test_medae", "test_r2")
+
+client = MlflowClient(sys.argv[1])
+failures = []
+for name, (n_runs, n_children) in EXPECTED.items():
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        failures.append(f"no experiment {name}")
+        continue
+    runs = [r for r in client.search_runs([exp.experiment_id])
+            if r.data.tags.get("lossbench.role") != "sweep"]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    print(f"{name}: {len(runs)} runs ({len(children)} in a sweep)")
+    if (len(runs), len(children)) != (n_runs, n_children):
+        failures.append(f"{name}: expected {n_runs} runs / {n_children} children")
+    for r in runs:
+        status = r.info.status
+        steps = {k: [m.step for m in client.get_metric_history(r.info.run_id, k)] for k in METRICS}
+        ok = status == "FINISHED" and all(s == [1, 2] for s in steps.values())
+        print(f"  {r.info.run_name:28s} {status:9s} final_test_rmse="
+              f"{r.data.metrics.get('final_test_rmse', float('nan')):.4f} steps_ok={ok}")
+        if not ok:
+            failures.append(f"{r.info.run_name}: status {status}, steps {steps}")
+if failures:
+    sys.exit("store check failed:\n  " + "\n  ".join(failures))
+print("store check passed")

@@ -1,0 +1,101 @@
+"""The Hydra application: config -> data -> task (model, loss, train loop, metrics) -> MLflow."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Optional
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.data import DataNotFoundError
+from lossbench.config import register_configs, validate
+from lossbench.tasks import task_module
+from lossbench.tracking import NullTracker, Tracker, flatten, sweep_parent_run
+
+log = logging.getLogger("lossbench")
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA too
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name} but CUDA is not available; use device=auto or cpu")
+    return torch.device(name)
+
+
+def load_data(cfg: DictConfig):
+    """Instantiate the data config: the loader gets the data dir and the download switch."""
+    try:
+        return instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
+    except InstantiationException as e:  # show a missing data set's own message, unwrapped
+        if isinstance(e.__cause__, DataNotFoundError):
+            raise e.__cause__ from None
+        raise
+
+
+def make_tracker(cfg: DictConfig) -> Tracker:
+    t = cfg.tracking
+    if not t.enabled:
+        return NullTracker()
+    return Tracker(t.uri, t.experiment, t.artifact_location, plots=t.plots)
+
+
+def _sweep_dir() -> Optional[str]:
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return str(HydraConfig.get().sweep.dir)
+    return None
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    """Run one job end to end; return its final metrics."""
+    validate(cfg)  # fails on bad values before anything is loaded
+    tracker = make_tracker(cfg)
+    sweep_dir = _sweep_dir()
+    in_sweep = sweep_dir is not None and not isinstance(tracker, NullTracker)
+    parent = sweep_parent_run(tracker, sweep_dir) if in_sweep else None
+    tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
+    with tracker.start(cfg.run_name, tags=tags, parent_run_id=parent):
+        tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+        tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        seed_everything(cfg.seed)
+        device = resolve_device(cfg.device)
+        tracker.set_tags({"device": str(device)})
+        log.info("%s on %s", cfg.run_name, device)
+        data = load_data(cfg)
+        final = task_module(cfg.task).run(cfg, data, device, tracker)
+    log.info("%s: %s", cfg.run_name,
+             ", ".join(f"{k}={v:.4g}" for k, v in final.items() if k.startswith("final_test")))
+    return final
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> Optional[float]:
+    """Entry point: in a sweep a failed job is logged (and its run marked FAILED) and the sweep
+    goes on; a single run re-raises so the exit status says it failed."""
+    try:
+        final = run(cfg)
+    except Exception as e:
+        if _sweep_dir() is None:
+            raise
+        log.error("job %s failed: %s: %s", cfg.get("run_name", "?"), type(e).__name__, e)
+        return None
+    return final.get(f"final_{cfg.trainer.monitor}")

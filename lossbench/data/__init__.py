@@ -1,0 +1,6 @@
+"""Data sets: each loader returns a :class:`~lossbench.data.tabular.Splits` of train/val/test."""
+
+from lossbench.data.errors import DataNotFoundError
+from lossbench.data.tabular import Splits
+
+__all__ = ["DataNotFoundError", "Splits"]

@@ -1,0 +1,195 @@
+"""MLflow tracking: one run per job, a parent run per Hydra multirun sweep.
+
+Everything goes through :class:`mlflow.MlflowClient` with explicit run ids, so no global
+"active run" state leaks between the jobs of a sequential sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.experimental.callback import Callback
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+PARENT_TAG = "mlflow.parentRunId"
+PARENTS_FILE = "mlflow_parents.json"
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": "1", "c": "[1, 2]"}`` (MLflow params)."""
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: str(tree)}
+
+
+def get_or_create_experiment(client: MlflowClient, name: str,
+                             artifact_location: Optional[str] = None) -> str:
+    """Experiment id for ``name``; safe when several processes create it at once."""
+    for _ in range(5):
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException:  # another job created it in between
+            time.sleep(0.2)
+    raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
+
+
+class Tracker:
+    """Logs one job to one MLflow run."""
+
+    def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
+                 plots: bool = True) -> None:
+        self.client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
+        self.experiment_id = get_or_create_experiment(self.client, experiment, artifact_location)
+        self.plots = plots
+        self.run_id: Optional[str] = None
+
+    @contextlib.contextmanager
+    def start(self, run_name: str, tags: dict[str, str],
+              parent_run_id: Optional[str] = None) -> Iterator["Tracker"]:
+        """Open a run; it ends FINISHED, or FAILED with the reason as tags when the body raises."""
+        if parent_run_id:
+            tags = {**tags, PARENT_TAG: parent_run_id}
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        self.run_id = run.info.run_id
+        try:
+            yield self
+        except BaseException as e:
+            reason = f"{type(e).__name__}: {e}"
+            self.client.set_tag(self.run_id, "failure_reason", reason[:5000])
+            self.client.log_text(self.run_id, traceback.format_exc(), "traceback.txt")
+            self.client.set_terminated(self.run_id, "FAILED")
+            raise
+        else:
+            self.client.set_terminated(self.run_id, "FINISHED")
+
+    def log_params(self, params: dict[str, str]) -> None:
+        items = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.run_id, params=items[i:i + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_text(self, text: str, path: str) -> None:
+        self.client.log_text(self.run_id, text, path)
+
+    def log_figure(self, fig: Any, path: str) -> None:
+        if self.plots:
+            self.client.log_figure(self.run_id, fig, path)
+
+
+class NullTracker(Tracker):
+    """Same interface, logs nothing (``tracking.enabled=false``)."""
+
+    def __init__(self) -> None:  # noqa: D107 - nothing to connect to
+        self.run_id = None
+        self.plots = False
+
+    @contextlib.contextmanager
+    def start(self, run_name: str, tags: dict[str, str],
+              parent_run_id: Optional[str] = None) -> Iterator["Tracker"]:
+        yield self
+
+    def log_params(self, params: dict[str, str]) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        pass
+
+    def log_text(self, text: str, path: str) -> None:
+        pass
+
+    def log_figure(self, fig: Any, path: str) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- sweeps
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[dict[str, str]]:
+    """Read-modify-write ``path`` (JSON) under an exclusive lock shared by all sweep jobs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        yield data
+        path.write_text(json.dumps(data, indent=1))
+
+
+def sweep_parent_run(tracker: Tracker, sweep_dir: str) -> str:
+    """The parent run of this sweep in the tracker's experiment, created by the first job.
+
+    A sweep over several scenarios spans several experiments: each gets its own parent.
+    Jobs may run in parallel processes, hence the lock file in the sweep dir.
+    """
+    with _locked(Path(sweep_dir) / PARENTS_FILE) as parents:
+        key = f"{tracker.uri}|{tracker.experiment_id}"
+        if key not in parents:
+            overrides_file = Path(sweep_dir) / "sweep_overrides.txt"
+            overrides = overrides_file.read_text() if overrides_file.exists() else ""
+            run = tracker.client.create_run(
+                tracker.experiment_id, run_name=f"sweep {Path(sweep_dir).name}",
+                tags={"lossbench.sweep_dir": str(sweep_dir), "lossbench.role": "sweep",
+                      "lossbench.sweep_overrides": overrides[:5000]})
+            parents[key] = run.info.run_id
+        return parents[key]
+
+
+def close_sweep(sweep_dir: str) -> None:
+    """End every parent run of a sweep; tag each with its children's outcome."""
+    path = Path(sweep_dir) / PARENTS_FILE
+    if not path.exists():
+        return
+    with _locked(path) as parents:
+        for key, run_id in parents.items():
+            uri = key.split("|", 1)[0]
+            client = MlflowClient(tracking_uri=uri)
+            exp_id = client.get_run(run_id).info.experiment_id
+            children = client.search_runs([exp_id], f"tags.`{PARENT_TAG}` = '{run_id}'",
+                                          max_results=10000)
+            failed = sum(c.info.status == "FAILED" for c in children)
+            client.set_tag(run_id, "lossbench.children", str(len(children)))
+            client.set_tag(run_id, "lossbench.failed_children", str(failed))
+            client.set_terminated(run_id, "FAILED" if children and failed == len(children)
+                                  else "FINISHED")
+            log.info("sweep parent run %s: %d child runs, %d failed", run_id, len(children),
+                     failed)
+
+
+class MlflowSweepCallback(Callback):
+    """Hydra callback: records the sweep's overrides and ends its parent runs."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / "sweep_overrides.txt").write_text(" ".join(config.hydra.overrides.task))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        close_sweep(config.hydra.sweep.dir)
