@@ -27,3 +27,26 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a linear head for 1-channel images of any size >= 8x8 (MNIST's
+    28x28, scikit-learn's 8x8 digits): the adaptive pool fixes the head's input size."""
+
+    def __init__(self, in_channels: int = 1, out_features: int = 10, channels: Sequence[int] = (32, 64),
+                 hidden: int = 128, dropout: float = 0.0) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+        )
+        head: list[nn.Module] = [nn.Linear(c2 * 16, hidden), nn.ReLU()]
+        if dropout > 0:
+            head.append(nn.Dropout(dropout))
+        head.append(nn.Linear(hidden, out_features))
+        self.head = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
