@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -17,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.data import DataNotFoundError
-from lossbench.config import register_configs, validate
+from lossbench.config import ConfigError, register_configs, validate
 from lossbench.tasks import task_module
 from lossbench.tracking import NullTracker, Tracker, flatten, sweep_parent_run
 
@@ -65,6 +66,9 @@ def _sweep_dir() -> Optional[str]:
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run one job end to end; return its final metrics."""
     validate(cfg)  # fails on bad values before anything is loaded
+    task = task_module(cfg.task)
+    if hasattr(task, "check_config"):  # e.g. a loss that does not fit the task's head
+        task.check_config(cfg)
     tracker = make_tracker(cfg)
     sweep_dir = _sweep_dir()
     in_sweep = sweep_dir is not None and not isinstance(tracker, NullTracker)
@@ -73,12 +77,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
     with tracker.start(cfg.run_name, tags=tags, parent_run_id=parent):
         tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
         tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        if cfg.torch_threads:
+            torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
         tracker.set_tags({"device": str(device)})
         log.info("%s on %s", cfg.run_name, device)
         data = load_data(cfg)
-        final = task_module(cfg.task).run(cfg, data, device, tracker)
+        final = task.run(cfg, data, device, tracker)
     log.info("%s: %s", cfg.run_name,
              ", ".join(f"{k}={v:.4g}" for k, v in final.items() if k.startswith("final_test")))
     return final
@@ -93,6 +99,12 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
     goes on; a single run re-raises so the exit status says it failed."""
     try:
         final = run(cfg)
+    except (ConfigError, DataNotFoundError) as e:
+        if _sweep_dir() is None:  # a user error: its message, not a traceback
+            print(f"lossbench: error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        log.error("job %s failed: %s: %s", cfg.get("run_name", "?"), type(e).__name__, e)
+        return None
     except Exception as e:
         if _sweep_dir() is None:
             raise

@@ -18,3 +18,71 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 def prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = 15) -> float:
+    """Top-label ECE: |accuracy - confidence| averaged over equal-width confidence bins."""
+    p2 = proba if proba.ndim == 2 else np.column_stack([1.0 - proba, proba])
+    conf, pred = p2.max(1), p2.argmax(1)
+    correct = (pred == y_true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def recall_at_precision(y_true: np.ndarray, score: np.ndarray, precision: float = 0.9) -> float:
+    """Highest recall among thresholds whose precision is at least ``precision`` (0 if none)."""
+    p, r, _ = skm.precision_recall_curve(y_true, score)
+    ok = p >= precision
+    return float(r[ok].max()) if ok.any() else 0.0
+
+
+def _guarded(fn, *args, **kw) -> float:
+    """A metric that is undefined for this split (e.g. one class only) is NaN, not a crash."""
+    try:
+        return float(fn(*args, **kw))
+    except ValueError:
+        return float("nan")
+
+
+def _clipped(proba: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """Probabilities kept off 0 and 1 (finite log loss), rows still summing to one."""
+    p = np.clip(proba, eps, 1 - eps)
+    return p if p.ndim == 1 else p / p.sum(1, keepdims=True)
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Metrics from class probabilities: ``(N,)`` P(positive) for binary, ``(N, C)`` else.
+
+    Binary precision/recall/F1 are the positive class's; multiclass ones are macro averages.
+    """
+    binary = proba.ndim == 1
+    pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
+    avg = "binary" if binary else "macro"
+    labels = [0, 1] if binary else list(range(proba.shape[1]))
+    out = {
+        "accuracy": skm.accuracy_score(y_true, pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, pred),
+        "f1": skm.f1_score(y_true, pred, average=avg, zero_division=0),
+        "precision": skm.precision_score(y_true, pred, average=avg, zero_division=0),
+        "recall": skm.recall_score(y_true, pred, average=avg, zero_division=0),
+        "log_loss": _guarded(skm.log_loss, y_true, _clipped(proba), labels=labels),
+        "ece": expected_calibration_error(y_true, proba),
+    }
+    if binary:
+        out["roc_auc"] = _guarded(skm.roc_auc_score, y_true, proba)
+        out["average_precision"] = _guarded(skm.average_precision_score, y_true, proba)
+        out["recall_at_90_precision"] = (recall_at_precision(y_true, proba, 0.9)
+                                         if y_true.any() else float("nan"))
+    else:
+        onehot = np.eye(proba.shape[1])[y_true]
+        out["roc_auc"] = _guarded(skm.roc_auc_score, y_true, proba, multi_class="ovr",
+                                  labels=labels)
+        out["average_precision"] = _guarded(skm.average_precision_score, onehot, proba,
+                                            average="macro")
+    return {k: float(v) for k, v in out.items()}

@@ -3,6 +3,7 @@ or a metric needs are applied by the task, never inside the model."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -10,13 +11,14 @@ from torch import nn
 
 
 class MLP(nn.Module):
-    """Fully connected ReLU network with no output activation."""
+    """Fully connected ReLU network with no output activation; inputs of shape ``in_shape``
+    (a table row, or an image) are flattened."""
 
-    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (64, 64),
+    def __init__(self, in_shape: Sequence[int], out_features: int, hidden: Sequence[int] = (64, 64),
                  dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
-        width = in_features
+        width = math.prod(in_shape)
         for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             if dropout > 0:
@@ -33,12 +35,12 @@ class SmallCNN(nn.Module):
     """Two conv blocks and a linear head for 1-channel images of any size >= 8x8 (MNIST's
     28x28, scikit-learn's 8x8 digits): the adaptive pool fixes the head's input size."""
 
-    def __init__(self, in_channels: int = 1, out_features: int = 10, channels: Sequence[int] = (32, 64),
-                 hidden: int = 128, dropout: float = 0.0) -> None:
+    def __init__(self, in_shape: Sequence[int], out_features: int,
+                 channels: Sequence[int] = (16, 32), hidden: int = 64, dropout: float = 0.0) -> None:
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_shape[0], c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.AdaptiveAvgPool2d(4), nn.Flatten(),
         )
@@ -50,3 +52,28 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+class EmbeddingCNN(nn.Module):
+    """Siamese / triplet embedding network: conv blocks (3x3 conv, ReLU, 2x2 max-pool) per entry
+    of ``channels``, an adaptive pool, then ``hidden`` -> ``embedding_dim``. The same module (the
+    same weights) embeds every image of a pair or triplet. ``normalize`` puts embeddings on the
+    unit sphere."""
+
+    def __init__(self, in_shape: Sequence[int], embedding_dim: int = 32,
+                 channels: Sequence[int] = (16, 32, 64), hidden: int = 128,
+                 normalize: bool = False) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        width = in_shape[0]
+        for c in channels:
+            blocks += [nn.Conv2d(width, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            width = c
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(width * 16, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, embedding_dim))
+        self.normalize = normalize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        emb = self.head(self.features(x))
+        return nn.functional.normalize(emb, dim=-1) if self.normalize else emb

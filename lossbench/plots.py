@@ -46,3 +46,24 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Fig
 
 def close(fig: Figure) -> None:
     plt.close(fig)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: list[int], title: str) -> Figure:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(5 + 0.3 * len(labels), 4.5 + 0.3 * len(labels)))
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=ax,
+                                            colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def precision_recall(y_true: np.ndarray, score: np.ndarray, title: str) -> Figure:
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    PrecisionRecallDisplay.from_predictions(y_true, score, ax=ax, plot_chance_level=True)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -14,6 +15,8 @@ from lossbench.app import CONF_DIR
 from lossbench.config import register_configs
 
 register_configs()
+# the tests train tiny models: one thread avoids oversubscribing a busy 2-core machine
+torch.set_num_threads(1)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -19,7 +19,7 @@ def _toy(n=64):
 
 def _fit(loss_fn, evaluate, **kw):
     x, y = _toy()
-    model = MLP(3, 1, hidden=[8])
+    model = MLP((3,), 1, hidden=[8])
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     args = dict(epochs=20, batch_size=16, patience=3, monitor="val", monitor_mode="min",
                 evaluate=evaluate, to_loss_input=lambda o: o.squeeze(-1))

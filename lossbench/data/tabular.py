@@ -27,10 +27,6 @@ class Splits:
     target_scaler: Optional[StandardScaler] = None
     info: dict = field(default_factory=dict)
 
-    @property
-    def n_features(self) -> int:
-        return int(np.prod(self.x_train.shape[1:]))
-
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 

@@ -9,7 +9,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench import plots
+from lossbench.config import ConfigError
 from lossbench.data.tabular import Splits
+from lossbench.losses import build_loss
 from lossbench.metrics import prefixed, regression_metrics
 from lossbench.tracking import Tracker
 from lossbench.train import fit
@@ -17,11 +19,18 @@ from lossbench.train import fit
 EVAL_PARTS = ("val", "test")
 
 
+def check_config(cfg: DictConfig) -> None:
+    if cfg.loss.consumes != "values":
+        raise ConfigError(f"loss={cfg.loss_name} is a classification loss (it consumes "
+                          f"{cfg.loss.consumes}); {cfg.name} is a regression task: use mse, mae, "
+                          "huber or log_cosh")
+
+
 def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
     tensors = {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
                for part in ("train", "val", "test")}
-    model = instantiate(cfg.model, in_features=splits.n_features, out_features=1).to(device)
-    loss_fn = instantiate(cfg.loss)
+    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:], out_features=1).to(device)
+    loss_fn = build_loss(cfg.loss)
     optimizer = instantiate(cfg.optimizer)(model.parameters())
 
     def to_units(a: np.ndarray) -> np.ndarray:

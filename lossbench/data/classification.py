@@ -1,0 +1,98 @@
+"""Classification data sets: Spambase, breast cancer (tables); MNIST-format images; and the
+imbalanced "cancer screening" task, one image class against the rest at a chosen positive rate."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+
+from lossbench.data.errors import download_timeout, missing
+from lossbench.data.images import load_images, to_splits
+from lossbench.data.tabular import Splits, make_splits
+
+SPAMBASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/spambase/spambase.data"
+
+
+def subsample_positives(x: np.ndarray, y: np.ndarray, rate: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Keep every negative and just enough positives that they make ``rate`` of the rows."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    k = int(round(rate / (1.0 - rate) * len(neg)))
+    if k > len(pos):
+        raise ValueError(f"positive_rate={rate} needs {k} positives, the split has {len(pos)}")
+    keep = np.sort(np.concatenate([neg, rng.choice(pos, size=k, replace=False)]))
+    return x[keep], y[keep]
+
+
+def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
+    """Subsample the positives of every split to the same ``rate``."""
+    if rate is not None:
+        rng = np.random.default_rng(seed)
+        for part in ("train", "val", "test"):
+            x, y = subsample_positives(*s.split(part), rate, rng)
+            setattr(s, f"x_{part}", x)
+            setattr(s, f"y_{part}", y)
+    s.info |= {f"n_{p}": len(s.split(p)[1]) for p in ("train", "val", "test")}
+    s.info |= {f"positives_{p}": int(s.split(p)[1].sum()) for p in ("train", "val", "test")}
+    return s
+
+
+def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_fraction: float,
+             test_fraction: float, split_seed: int, num_classes: int = 2,
+             positive_rate: Optional[float] = None) -> Splits:
+    """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
+    path = Path(data_dir).expanduser() / "spambase" / "spambase.data"
+    if not path.is_file() and download:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with download_timeout():
+                urllib.request.urlretrieve(SPAMBASE_URL, path)
+        except Exception as e:
+            path.unlink(missing_ok=True)
+            raise missing("Spambase (spambase/spambase.data)", str(path.parent),
+                          f"download {SPAMBASE_URL} into that folder.", e) from e
+    if not path.is_file():
+        raise missing("Spambase (spambase/spambase.data)", str(path.parent),
+                      f"download {SPAMBASE_URL} into that folder, or run with download=true.")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    x, y = table[:, :-1], table[:, -1].astype(np.int64)
+    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
+    s.info = {"dataset": "spambase"}
+    return _at_rate(s, positive_rate, split_seed)
+
+
+def breast_cancer(data_dir: str = "", download: bool = False, *, val_fraction: float,
+                  test_fraction: float, split_seed: int, num_classes: int = 2,
+                  positive_rate: Optional[float] = None) -> Splits:
+    """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
+    del data_dir, download  # bundled with scikit-learn
+    x, y = load_breast_cancer(return_X_y=True)
+    y = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
+    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
+    s.info = {"dataset": "breast_cancer"}
+    return _at_rate(s, positive_rate, split_seed)
+
+
+def images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
+           val_fraction: float, split_seed: int, num_classes: int = 10,
+           max_train: Optional[int] = None) -> Splits:
+    """MNIST, Fashion-MNIST or the bundled 8x8 digits as ``(N, 1, H, W)`` float splits."""
+    return to_splits(load_images(dataset, data_dir, download), val_fraction, split_seed, max_train)
+
+
+def imbalanced_images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
+                      val_fraction: float, split_seed: int, positive_class: int,
+                      positive_rate: float, num_classes: int = 2,
+                      max_train: Optional[int] = None) -> Splits:
+    """``positive_class`` against the rest, positives at ``positive_rate`` in train, val and
+    test alike (the "cancer screening" stand-in built from real images)."""
+    src = load_images(dataset, data_dir, download)
+    src.y_train = (src.y_train == positive_class).astype(np.int64)
+    src.y_test = (src.y_test == positive_class).astype(np.int64)
+    s = to_splits(src, val_fraction, split_seed, max_train)
+    s.info |= {"dataset": f"{dataset} class {positive_class} vs rest"}
+    return _at_rate(s, positive_rate, split_seed)
