@@ -4,13 +4,23 @@ import sys
 
 from mlflow import MlflowClient
 
-# experiment -> (runs expected, of which sweep children)
-EXPECTED = {"house_price": (1, 0), "power_outliers": (3, 2), "diabetes": (1, 0)}
-METRICS = ("train_loss", "val_rmse", "test_rmse", "test_mae", "test_medae", "test_r2")
+# experiment -> (runs expected, of which sweep children, per-epoch metrics, final metric)
+REGRESSION = ("train_loss", "val_rmse", "test_rmse", "test_mae", "test_medae", "test_r2")
+CLASSIFICATION = ("train_loss", "val_log_loss", "test_accuracy", "test_f1", "test_roc_auc",
+                  "test_average_precision", "test_ece")
+EXPECTED = {
+    "house_price": (1, 0, REGRESSION, "final_test_rmse"),
+    "power_outliers": (3, 2, REGRESSION, "final_test_rmse"),
+    "diabetes": (1, 0, REGRESSION, "final_test_rmse"),
+    "spam": (1, 0, CLASSIFICATION, "final_test_accuracy"),
+    "mnist": (2, 0, CLASSIFICATION, "final_test_accuracy"),
+    "cancer_screening": (2, 2, CLASSIFICATION + ("test_recall_at_90_precision",),
+                         "final_test_average_precision"),
+}
 
 client = MlflowClient(sys.argv[1])
 failures = []
-for name, (n_runs, n_children) in EXPECTED.items():
+for name, (n_runs, n_children, metrics, final) in EXPECTED.items():
     exp = client.get_experiment_by_name(name)
     if exp is None:
         failures.append(f"no experiment {name}")
@@ -23,10 +33,11 @@ for name, (n_runs, n_children) in EXPECTED.items():
         failures.append(f"{name}: expected {n_runs} runs / {n_children} children")
     for r in runs:
         status = r.info.status
-        steps = {k: [m.step for m in client.get_metric_history(r.info.run_id, k)] for k in METRICS}
-        ok = status == "FINISHED" and all(s == [1, 2] for s in steps.values())
-        print(f"  {r.info.run_name:28s} {status:9s} final_test_rmse="
-              f"{r.data.metrics.get('final_test_rmse', float('nan')):.4f} steps_ok={ok}")
+        steps = {k: [m.step for m in client.get_metric_history(r.info.run_id, k)] for k in metrics}
+        ok = (status == "FINISHED" and final in r.data.metrics
+              and all(s == [1, 2] for s in steps.values()))
+        print(f"  {r.info.run_name:32s} {status:9s} {final}="
+              f"{r.data.metrics.get(final, float('nan')):.4f} steps_ok={ok}")
         if not ok:
             failures.append(f"{r.info.run_name}: status {status}, steps {steps}")
 if failures:
