@@ -28,6 +28,14 @@ def subsample_positives(x: np.ndarray, y: np.ndarray, rate: float,
     return x[keep], y[keep]
 
 
+def _table(x: np.ndarray, y: np.ndarray, name: str, *, val_fraction: float,
+           test_fraction: float, split_seed: int, positive_rate: Optional[float]) -> Splits:
+    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``."""
+    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
+    s.info = {"dataset": name}
+    return _at_rate(s, positive_rate, split_seed)
+
+
 def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
     """Subsample the positives of every split to the same ``rate``."""
     if rate is not None:
@@ -59,10 +67,9 @@ def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_f
         raise missing("Spambase (spambase/spambase.data)", str(path.parent),
                       f"download {SPAMBASE_URL} into that folder, or run with download=true.")
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
-    x, y = table[:, :-1], table[:, -1].astype(np.int64)
-    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
-    s.info = {"dataset": "spambase"}
-    return _at_rate(s, positive_rate, split_seed)
+    return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
+                  val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
+                  positive_rate=positive_rate)
 
 
 def breast_cancer(data_dir: str = "", download: bool = False, *, val_fraction: float,
@@ -71,10 +78,9 @@ def breast_cancer(data_dir: str = "", download: bool = False, *, val_fraction: f
     """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
     del data_dir, download  # bundled with scikit-learn
     x, y = load_breast_cancer(return_X_y=True)
-    y = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
-    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
-    s.info = {"dataset": "breast_cancer"}
-    return _at_rate(s, positive_rate, split_seed)
+    malignant = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
+    return _table(x, malignant, "breast_cancer", val_fraction=val_fraction,
+                  test_fraction=test_fraction, split_seed=split_seed, positive_rate=positive_rate)
 
 
 def images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
