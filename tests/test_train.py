@@ -61,7 +61,8 @@ def test_same_seed_same_metrics_on_cpu():
     a = run(compose_config(*overrides, "seed=1"))
     b = run(compose_config(*overrides, "seed=1"))
     c = run(compose_config(*overrides, "seed=2"))
-    a.pop("train_seconds"), b.pop("train_seconds"), c.pop("train_seconds")
+    for final in (a, b, c):  # timings differ, every metric must not
+        del final["train_seconds"], final["seconds_per_epoch"]
     assert a == b
     assert a != c
 

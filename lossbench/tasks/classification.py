@@ -25,11 +25,10 @@ from lossbench import plots
 from lossbench.config import ConfigError
 from lossbench.data.tabular import Splits
 from lossbench.losses import build_loss
-from lossbench.metrics import classification_metrics, prefixed
+from lossbench.metrics import classification_metrics
+from lossbench.tasks.supervised import log_figures, run_title, to_device, train
 from lossbench.tracking import Tracker
-from lossbench.train import fit
 
-EVAL_PARTS = ("val", "test")
 EVAL_CHUNK = 4096
 
 
@@ -81,12 +80,10 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
     check_config(cfg)
     k = int(cfg.data.num_classes)
     binary = cfg.loss.head == "binary"
-    tensors = {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
-               for part in ("train", "val", "test")}
+    tensors = to_device(splits, device)
     model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
                         out_features=head_size(cfg)).to(device)
     loss_fn = build_loss(cfg.loss, y_train=splits.y_train, num_classes=k).to(device)
-    optimizer = instantiate(cfg.optimizer)(model.parameters())
     tracker.set_tags({f"data.{key}": v for key, v in splits.info.items()})
 
     @torch.no_grad()
@@ -96,41 +93,24 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                   for i in range(0, len(x), EVAL_CHUNK)]
         return torch.cat(chunks).double().cpu().numpy()
 
-    def evaluate(_model: torch.nn.Module) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for part in EVAL_PARTS:
-            x, y = tensors[part]
-            out |= prefixed(part, classification_metrics(y.cpu().numpy(), predict_proba(x)))
-        return out
+    final, result = train(
+        cfg, model, loss_fn, tensors, tracker,
+        train_target=encode_target(tensors["train"][1], cfg.loss.target, k),
+        to_loss_input=lambda out: loss_input(out, cfg.loss),
+        metrics_of=lambda x, y: classification_metrics(y.cpu().numpy(), predict_proba(x)))
 
-    x_train, y_train = tensors["train"]
-    tc = cfg.trainer
-    result = fit(model, loss_fn, optimizer, x_train, encode_target(y_train, cfg.loss.target, k),
-                 epochs=tc.epochs, batch_size=tc.batch_size, patience=tc.patience,
-                 monitor=tc.monitor, monitor_mode=tc.monitor_mode, grad_clip=tc.grad_clip,
-                 seed=cfg.seed, evaluate=evaluate,
-                 on_epoch=lambda e, m: tracker.log_metrics(m, step=e),
-                 to_loss_input=lambda out: loss_input(out, cfg.loss))
-
-    final = {f"final_{key}": v for key, v in evaluate(model).items()}
-    final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-              "train_seconds": result.seconds,
-              "seconds_per_epoch": result.seconds / max(result.epochs_run, 1)}
-    tracker.log_metrics(final, step=result.epochs_run)
-
-    if tracker.plots:
-        title = f"{cfg.name} / {cfg.loss_name} / seed {cfg.seed}"
-        headline = tc.monitor.split("_", 1)[1] if "_" in tc.monitor else "log_loss"
-        x_test, y_test = tensors["test"]
-        y_true, proba = y_test.cpu().numpy(), predict_proba(x_test)
-        pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
-        figures = {"plots/learning_curve.png": plots.learning_curve(result.history, headline, title),
-                   "plots/confusion_matrix.png": plots.confusion_matrix(y_true, pred,
-                                                                        list(range(k)), f"test: {title}")}
-        if binary and y_true.any():
-            figures["plots/precision_recall.png"] = plots.precision_recall(y_true, proba,
-                                                                           f"test: {title}")
-        for path, fig in figures.items():
-            tracker.log_figure(fig, path)
-            plots.close(fig)
+    x_test, y_test = tensors["test"]
+    y_true, proba = y_test.cpu().numpy(), predict_proba(x_test)
+    pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
+    title, monitor = run_title(cfg), cfg.trainer.monitor
+    headline = monitor.split("_", 1)[1] if "_" in monitor else "log_loss"
+    figures = {
+        "plots/learning_curve.png": lambda: plots.learning_curve(result.history, headline, title),
+        "plots/confusion_matrix.png": lambda: plots.confusion_matrix(y_true, pred, list(range(k)),
+                                                                     f"test: {title}"),
+    }
+    if binary and y_true.any():
+        figures["plots/precision_recall.png"] = lambda: plots.precision_recall(
+            y_true, proba, f"test: {title}")
+    log_figures(tracker, figures)
     return final
