@@ -8,6 +8,8 @@ from mlflow import MlflowClient
 REGRESSION = ("train_loss", "val_rmse", "test_rmse", "test_mae", "test_medae", "test_r2")
 CLASSIFICATION = ("train_loss", "val_log_loss", "test_accuracy", "test_f1", "test_roc_auc",
                   "test_average_precision", "test_ece")
+PAIRS = ("train_loss", "val_roc_auc", "test_roc_auc", "test_eer", "test_accuracy",
+         "test_pos_dist", "test_neg_dist")
 EXPECTED = {
     "house_price": (1, 0, REGRESSION, "final_test_rmse"),
     "power_outliers": (3, 2, REGRESSION, "final_test_rmse"),
@@ -16,6 +18,7 @@ EXPECTED = {
     "mnist": (2, 0, CLASSIFICATION, "final_test_accuracy"),
     "cancer_screening": (2, 2, CLASSIFICATION + ("test_recall_at_90_precision",),
                          "final_test_average_precision"),
+    "face_verification": (5, 3, PAIRS, "final_test_roc_auc"),
 }
 
 client = MlflowClient(sys.argv[1])

@@ -9,6 +9,7 @@ Value checks (``lr > 0``, ``0 <= fraction <= 1`` ...) live in ``__post_init__`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -223,8 +224,8 @@ class EmbeddingCNNConf:
 
 # --------------------------------------------------------------------------- losses
 HEADS = ("any", "binary", "multiclass")
-CONSUMES = ("values", "logits", "log_probs", "scores")
-TARGETS = ("value", "binary", "sign", "index", "distribution")
+CONSUMES = ("values", "logits", "log_probs", "scores", "embeddings")
+TARGETS = ("value", "binary", "sign", "index", "distribution", "pairs")
 # declarations, not constructor arguments: lossbench.losses.build_loss leaves them out
 LOSS_DECLARATIONS = ("head", "consumes", "target")
 
@@ -335,15 +336,16 @@ class HuberConf(LossConf):
 
 
 @dataclass
-class EmbeddingLossConf:
+class EmbeddingLossConf(LossConf):
     """A loss on embeddings of pairs or triplets; lossbench.tasks.pairs maps embeddings to
     its inputs (pair + 1/0 label, pair + +1/-1 label, or anchor/positive/negative)."""
 
-    _target_: str = MISSING
-    reduction: str = "mean"
+    consumes: str = "embeddings"
+    target: str = "pairs"
     margin: float = 1.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _require(self.reduction in ("mean", "sum", "none"), "loss.reduction",
                  "one of mean, sum, none", self.reduction)
 
@@ -598,12 +600,8 @@ class GanTrainerConf:
     # the Frechet-distance feature classifier (images; trained once, then cached)
     classifier_epochs: int = 3
     classifier_max_train: int = 20000
-    # torch CPU threads during the job (null: torch's default); small MLPs run faster on one
-    threads: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _require(self.threads is None or self.threads > 0, "trainer.threads", "> 0 or null",
-                 self.threads)
         _require(self.steps > 0, "trainer.steps", "> 0", self.steps)
         _require(self.batch_size > 0, "trainer.batch_size", "> 0", self.batch_size)
         _require(self.eval_every > 0, "trainer.eval_every", "> 0", self.eval_every)
@@ -624,6 +622,49 @@ GAN_SCHEMAS: dict[str, dict[str, type]] = {
     "optimizer": {"adam_betas": AdamBetasConf},
     "trainer": {"gan": GanTrainerConf},
 }
+
+
+# --------------------------------------------------------------------------- studies
+# experiments/ is a second config root (conf/config.yaml's hydra.searchpath names it through
+# this resolver): experiments/experiment/<study>.yaml, experiments/profile/{quick,full}.yaml
+EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+if not OmegaConf.has_resolver("lossbench.experiments_dir"):
+    OmegaConf.register_new_resolver("lossbench.experiments_dir", lambda: str(EXPERIMENTS_DIR))
+PROFILES = ("quick", "full")
+
+
+@dataclass
+class StudyConf:
+    """What ``lossbench report`` needs to judge a case study (``+experiment=<study>``): its
+    headline metric and direction, the guide's paired loss and claim, and the per-profile
+    budget values the experiment file interpolates (``${study.budget.${profile}.epochs}``)."""
+
+    # a final_* metric every job logs, e.g. final_test_rmse
+    headline: str = MISSING
+    # min: lower is better (RMSE, W1), max: higher is better (average precision, ROC-AUC)
+    headline_mode: str = "min"
+    # the guide's loss for this scenario; the report compares it with every other swept loss
+    paired_loss: str = MISSING
+    # the guide's claim, one line
+    claim: str = MISSING
+    # the guide's optimizer per loss (e.g. {mse: adam, mae: sgd}); with optimizer swept, the
+    # report checks each pairing against the other optimizers
+    optimizer_pairing: dict[str, str] = field(default_factory=dict)
+    # per profile (quick, full): values the experiment interpolates (epochs, steps, ...)
+    budget: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(self.headline.startswith("final_"), "study.headline",
+                 "a final_* metric name (e.g. final_test_rmse)", self.headline)
+        _require(self.headline_mode in ("min", "max"), "study.headline_mode",
+                 "min (lower is better) or max", self.headline_mode)
+        _require(bool(self.paired_loss), "study.paired_loss", "a loss option name",
+                 self.paired_loss)
+        _require(bool(self.claim.strip()) and "\n" not in self.claim.strip(), "study.claim",
+                 "one non-empty line", self.claim)
+        unknown = sorted(set(self.budget) - set(PROFILES))
+        _require(not unknown, "study.budget", f"keyed by profile ({', '.join(PROFILES)})",
+                 unknown)
 
 
 TASKS = ("regression", "classification", "pairs", "gan")
@@ -654,8 +695,14 @@ class LossbenchConf:
     tracking: Any = MISSING
     # continue from the last checkpoint in the job's checkpoint dir (task gan)
     resume: bool = False
+    # set by +experiment=<study> (experiments/experiment/): what lossbench report judges
+    study: Optional[StudyConf] = None
+    # the study's budget, set by profile=quick|full (experiments/profile/); null outside studies
+    profile: Optional[str] = None
 
     def __post_init__(self) -> None:
+        _require(self.profile is None or self.profile in PROFILES, "profile",
+                 f"one of {', '.join(PROFILES)} or null", self.profile)
         _require(self.task in TASKS, "task", f"one of {', '.join(TASKS)}", self.task)
         ok = self.device in DEVICES or self.device.startswith("cuda:")
         _require(ok, "device", "auto, cpu, cuda or cuda:N", self.device)

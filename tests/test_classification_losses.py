@@ -125,6 +125,7 @@ def test_logits_of_1000_give_finite_loss_and_gradients(name):
     (("scenario=mnist", "loss=hinge"), "needs a binary head"),
     (("scenario=mnist", "loss=focal"), "needs a binary head"),
     (("scenario=spam", "loss=mse"), "is a regression loss"),
+    (("scenario=spam", "loss=contrastive"), "compares embeddings of pairs"),
 ])
 def test_impossible_pairings_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -139,5 +140,5 @@ def test_multiclass_losses_fit_a_binary_data_set_with_two_outputs():
 def test_regression_scenario_refuses_a_classification_loss(store):
     from lossbench.app import run
 
-    with pytest.raises(ConfigError, match="loss=bce is a classification loss"):
+    with pytest.raises(ConfigError, match="loss=bce is not a regression loss"):
         run(compose_config("loss=bce", f"tracking.uri={store}"))

@@ -39,6 +39,9 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"loss={name} is a regression loss (it consumes values); "
                           f"{cfg.name} is a classification task: use bce, weighted_bce, focal, "
                           "hinge (binary) or ce, sparse_ce, weighted_ce, kl_div")
+    if loss.consumes == "embeddings":
+        raise ConfigError(f"loss={name} compares embeddings of pairs (task pairs, e.g. "
+                          f"scenario=face_verification); {cfg.name} is a classification task")
     if loss.head == "binary" and k != 2:
         raise ConfigError(f"loss={name} needs a binary head (one output), but data has {k} "
                           "classes: use ce, sparse_ce, weighted_ce or kl_div")

@@ -19,7 +19,7 @@ from lossbench.tracking import Tracker
 
 def check_config(cfg: DictConfig) -> None:
     if cfg.loss.consumes != "values":
-        raise ConfigError(f"loss={cfg.loss_name} is a classification loss (it consumes "
+        raise ConfigError(f"loss={cfg.loss_name} is not a regression loss (it consumes "
                           f"{cfg.loss.consumes}); {cfg.name} is a regression task: use mse, mae, "
                           "huber or log_cosh")
 
