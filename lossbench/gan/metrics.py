@@ -1,0 +1,86 @@
+"""How close generated samples are to real ones.
+
+* :func:`wasserstein1_exact`: the exact Wasserstein-1 distance between two equal-size point
+  clouds (uniform empirical measures). With equal sizes n the optimal transport plan can be
+  taken to be a permutation (Birkhoff-von Neumann: the plans form the polytope of doubly
+  stochastic matrices, whose vertices are permutations), so the OT problem is an assignment
+  problem: ``W1 = min_sigma (1/n) sum_i |a_i - b_sigma(i)|``, solved exactly by
+  :func:`scipy.optimize.linear_sum_assignment` in O(n^3) -- about a second for n = 2,000 in 2-D.
+  Exact beats sliced W1 here: sliced W1 is a different (smaller) distance that averages 1-D
+  projections and blurs mode structure, while exact W1 in 2-D costs little. What it measures is
+  W1 between the two *samples*; two samples of the same distribution are not at 0, so the
+  task also reports this floor for two real samples.
+* :func:`mode_coverage`: a generated point is high quality when within ``3 * std`` of its
+  nearest mode centre; a mode is covered when it gets at least ``share`` of the high-quality
+  points a uniform mixture would give it (``share * n / K``; 0.2 on 2,500 points and 25 modes
+  is the 20-point rule of VEEGAN / PacGAN).
+* :func:`frechet_distance`: ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))`` between Gaussians
+  fitted to two feature sets (FID's formula, here on a classifier trained on the same data).
+* :func:`class_histogram`: the share of generated images per predicted class, the number of
+  classes covered (same rule as modes) and its entropy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+
+
+def wasserstein1_exact(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact W1 (Euclidean ground cost) between the uniform measures on the rows of ``a``, ``b``."""
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"need two (n, d) samples of the same size, got {a.shape} and {b.shape}")
+    cost = cdist(a.astype(np.float64), b.astype(np.float64))
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
+def mode_coverage(x: np.ndarray, modes: np.ndarray, std: float,
+                  share: float = 0.2) -> dict[str, float]:
+    """``hq_fraction`` (points within 3 std of their nearest mode), ``modes_covered`` and
+    ``modes_covered_fraction`` (modes with >= ``share * n / K`` high-quality points)."""
+    dist = cdist(x.astype(np.float64), modes.astype(np.float64))
+    nearest = dist.argmin(axis=1)
+    hq = dist[np.arange(len(x)), nearest] <= 3.0 * std
+    counts = np.bincount(nearest[hq], minlength=len(modes))
+    covered = int((counts >= share * len(x) / len(modes)).sum())
+    return {"hq_fraction": float(hq.mean()), "modes_covered": float(covered),
+            "modes_covered_fraction": covered / len(modes)}
+
+
+def _sqrt_psd(s: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(s)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def frechet_from_stats(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray,
+                       s2: np.ndarray) -> float:
+    """Frechet distance between N(mu1, s1) and N(mu2, s2).
+
+    ``tr((s1 s2)^(1/2))`` is computed as the sum of the square roots of the eigenvalues of the
+    symmetric PSD matrix ``s1^(1/2) s2 s1^(1/2)`` (same spectrum as ``s1 s2``): stable when a
+    covariance is singular (a collapsed generator), where a general ``sqrtm`` is not.
+    """
+    a = _sqrt_psd(s1)
+    tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(a @ s2 @ a), 0.0, None)).sum()
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two ``(n, d)`` feature sets."""
+    f1, f2 = f1.astype(np.float64), f2.astype(np.float64)
+    return frechet_from_stats(f1.mean(0), np.cov(f1, rowvar=False),
+                              f2.mean(0), np.cov(f2, rowvar=False))
+
+
+def class_histogram(pred: np.ndarray, num_classes: int, share: float = 0.2) -> dict[str, float]:
+    """``gen_class_frac_<k>``, ``gen_classes`` (classes with >= ``share / K`` of the samples)
+    and ``gen_class_entropy`` (nats; log K for a uniform histogram)."""
+    frac = np.bincount(pred, minlength=num_classes)[:num_classes] / len(pred)
+    nz = frac[frac > 0]
+    out = {f"gen_class_frac_{k}": float(f) for k, f in enumerate(frac)}
+    out["gen_classes"] = float((frac >= share / num_classes).sum())
+    out["gen_class_entropy"] = float(-(nz * np.log(nz)).sum())
+    return out
