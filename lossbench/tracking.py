@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import sqlite3
 import time
 import traceback
 from collections.abc import Iterator
@@ -52,11 +53,44 @@ def get_or_create_experiment(client: MlflowClient, name: str,
     raise RuntimeError(f"could not get or create MLflow experiment {name!r}")
 
 
+def sqlite_path(uri: str) -> Optional[Path]:
+    """The database file of a ``sqlite:///`` tracking URI (None for any other store)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def prepare_store(uri: str) -> None:
+    """Make a SQLite store safe for parallel jobs (joblib workers, several CLIs at once).
+
+    MLflow creates and migrates a new store's tables on first use; several processes doing
+    that at once clash (``table _alembic_tmp_... already exists``, failed migrations). Here one
+    process at a time (a lock file beside the database) opens the store, and the database is
+    switched to write-ahead logging, so readers never block the writer; MLflow's own
+    ``busy_timeout`` (20 s) then covers concurrent writers. Other stores: nothing to do.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)  # create / migrate
+        con = sqlite3.connect(path, timeout=60)
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+
+
 class Tracker:
     """Logs one job to one MLflow run."""
 
     def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
                  plots: bool = True) -> None:
+        prepare_store(uri)
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
         self.experiment_id = get_or_create_experiment(self.client, experiment, artifact_location)
@@ -190,6 +224,9 @@ class MlflowSweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / "sweep_overrides.txt").write_text(" ".join(config.hydra.overrides.task))
+        tracking = config.get("tracking")
+        if tracking is not None and tracking.get("enabled", False):
+            prepare_store(tracking.uri)  # before the launcher starts parallel jobs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         close_sweep(config.hydra.sweep.dir)

@@ -1,0 +1,210 @@
+"""Benchmark: lossbench's overhead over a minimal hand-written torch loop.
+
+For each scenario, one epoch through lossbench (``lossbench.app.run`` with
+``trainer.epochs=1``: config validation, data, model, the epoch, validation/test metrics,
+MLflow logging to a throw-away SQLite store) against a hand-written loop on the same data
+(the same loader, outside the timing for both) and the same model: one pass of minibatch
+Adam steps, then one forward pass over the test split. Each measurement runs in its own
+subprocess, so peak memory is that job's own:
+
+* ``seconds``      wall time of the timed section (median over ``--repeats`` after one warm-up)
+* ``py_peak_mb``   Python heap peak of the timed section (tracemalloc; torch tensors are
+                   allocated in C and do not show here)
+* ``rss_peak_mb``  the process's peak resident memory (``resource.getrusage``): imports
+                   (torch, hydra, mlflow), data and tensors included
+* ``import_s``     seconds to import what each side needs
+
+Usage (from anywhere; CPU, one torch thread by default):
+    python experiments/benchmark.py --quick              # diabetes + digits, about a minute
+    python experiments/benchmark.py --scenario house_price --scenario spam \\
+        --data-dir /path/to/data --out bench.json
+Task kinds with their own loops (pairs, gan) have no hand-written twin here and are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = {"diabetes": [], "mnist-digits": ["scenario=mnist", "data=digits"]}
+FULL = {"diabetes": [], "house_price": ["scenario=house_price"],
+        "power_outliers": ["scenario=power_outliers"], "spam": ["scenario=spam"],
+        "mnist": ["scenario=mnist", "data.max_train=5000"],
+        "cancer_screening": ["scenario=cancer_screening", "data.max_train=5000"]}
+
+
+def _overrides(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    scenario = [] if any(o.startswith("scenario=") for o in extra) else ["scenario=diabetes"]
+    out = [*scenario, *extra, "trainer.epochs=1", "trainer.patience=0", "device=cpu",
+           f"torch_threads={args.threads}", f"seed={args.seed}"]
+    if args.data_dir:
+        out += [f"data_dir={args.data_dir}", "download=false"]
+    return out
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from lossbench.config import register_configs  # hydra only: no torch, no mlflow
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # loss_name etc. resolve through hydra:
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def _measure(fn, repeats: int) -> dict[str, float]:
+    fn()  # warm-up: first-call costs (lazy imports, allocator) are not the loop's
+    times, peaks = [], []
+    for _ in range(repeats):
+        tracemalloc.start()
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+        peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    return {"seconds": statistics.median(times), "py_peak_mb": max(peaks)}
+
+
+# --------------------------------------------------------------------------- the two sides
+def worker_lossbench(overrides: list[str], repeats: int, plots: bool) -> dict[str, float]:
+    tic = time.perf_counter()
+    import torch  # noqa: F401
+
+    from lossbench.app import run
+    import_s = time.perf_counter() - tic
+    store = tempfile.mkdtemp(prefix="lossbench-bench-")
+    os.chdir(store)  # MLflow's artifacts land beside the throw-away store
+    cfg = _compose([*overrides, f"tracking.uri=sqlite:///{store}/mlflow.db",
+                    f"tracking.plots={str(plots).lower()}"])
+    return {"import_s": import_s, **_measure(lambda: run(cfg), repeats)}
+
+
+def worker_baseline(overrides: list[str], repeats: int) -> dict[str, float]:
+    tic = time.perf_counter()
+    import numpy as np
+    import torch
+    from hydra.utils import instantiate
+    import_s = time.perf_counter() - tic  # lossbench's loader and config below are shared
+
+    cfg = _compose(overrides)
+    torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
+    # the same loader, outside the timing (lossbench's timing includes its load)
+    splits = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
+    regression = cfg.task == "regression"
+    k = 1 if regression else int(cfg.data.num_classes)
+    x = torch.as_tensor(splits.x_train)
+    y = torch.as_tensor(splits.y_train)
+    x_test = torch.as_tensor(splits.x_test)
+
+    def one_epoch() -> None:
+        torch.manual_seed(cfg.seed)
+        model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
+                            out_features=k if k > 2 else 1)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
+        if regression:
+            loss_fn, target = torch.nn.MSELoss(), y.float()
+        elif k > 2:
+            loss_fn, target = torch.nn.CrossEntropyLoss(), y.long()
+        else:
+            loss_fn, target = torch.nn.BCEWithLogitsLoss(), y.float()
+        model.train()
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), cfg.trainer.batch_size):
+            idx = perm[i:i + cfg.trainer.batch_size]
+            out = model(x[idx])
+            loss = loss_fn(out.squeeze(-1) if out.shape[-1] == 1 else out, target[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            np.asarray(model(x_test))  # one test-set prediction
+
+    return {"import_s": import_s, **_measure(one_epoch, repeats)}
+
+
+def _worker(args: argparse.Namespace) -> None:
+    overrides = json.loads(args.overrides)
+    if args.worker == "lossbench":
+        out = worker_lossbench(overrides, args.repeats, args.plots)
+    else:
+        out = worker_baseline(overrides, args.repeats)
+    out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("BENCH " + json.dumps(out))
+
+
+# --------------------------------------------------------------------------- driver
+def _spawn(side: str, overrides: list[str], args: argparse.Namespace) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--worker", side, "--overrides", json.dumps(overrides),
+           "--repeats", str(args.repeats)] + (["--plots"] if args.plots else [])
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": str(args.threads or "")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{side} {' '.join(overrides)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][len("BENCH "):])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small data only: " + ", ".join(QUICK))
+    ap.add_argument("--scenario", action="append", default=[],
+                    help=f"scenario(s) to time (default: all of {', '.join(FULL)})")
+    ap.add_argument("--data-dir", default=os.environ.get("LOSSBENCH_DATA_DIR"),
+                    help="offline data (data_dir=...; download=false)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed epochs after one warm-up")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--plots", action="store_true", help="lossbench also draws its PNGs")
+    ap.add_argument("--out", type=Path, help="also write the results as JSON here")
+    ap.add_argument("--worker", choices=("lossbench", "baseline"), help=argparse.SUPPRESS)
+    ap.add_argument("--overrides", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        _worker(args)
+        return 0
+    table = QUICK if args.quick else {k: v for k, v in FULL.items()
+                                      if not args.scenario or k in args.scenario}
+    if args.scenario and not table:
+        ap.error(f"--scenario: choose from {', '.join(FULL)}")
+    results = {}
+    print(f"{'scenario':<18}{'lossbench s':>12}{'torch s':>10}{'time x':>8}"
+          f"{'py MB lb/torch':>16}{'RSS MB lb/torch':>17}{'RSS x':>7}")
+    for name, extra in table.items():
+        overrides = _overrides(args, extra)
+        lb, base = _spawn("lossbench", overrides, args), _spawn("baseline", overrides, args)
+        ratio = {"time": lb["seconds"] / base["seconds"],
+                 "rss": lb["rss_peak_mb"] / base["rss_peak_mb"]}
+        results[name] = {"lossbench": lb, "baseline": base, "ratio": ratio,
+                         "overrides": overrides}
+        print(f"{name:<18}{lb['seconds']:>12.3f}{base['seconds']:>10.3f}{ratio['time']:>8.1f}"
+              f"{lb['py_peak_mb']:>9.1f}/{base['py_peak_mb']:<6.1f}"
+              f"{lb['rss_peak_mb']:>10.0f}/{base['rss_peak_mb']:<6.0f}{ratio['rss']:>7.2f}")
+    print("time x / RSS x: lossbench over the hand-written loop (one epoch, median of "
+          f"{args.repeats}; lossbench includes data loading, evaluation and MLflow logging)")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
