@@ -40,21 +40,18 @@ def improved(value: float, best: float, mode: str) -> bool:
     return value < best if mode == "min" else value > best
 
 
-def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
-        epochs: int, batch_size: int, patience: int, monitor: str, monitor_mode: str,
-        evaluate: Callable[[nn.Module], dict[str, float]],
-        on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
-        to_loss_input: Callable[[torch.Tensor], torch.Tensor] = lambda out: out,
-        grad_clip: float = 0.0, seed: int = 0) -> FitResult:
-    """Train ``model`` on ``(x, y)``; after each epoch ``evaluate`` and report to ``on_epoch``.
+def fit_epochs(model: nn.Module, optimizer: torch.optim.Optimizer,
+               epoch_losses: Callable[[int], Iterator[tuple[torch.Tensor, int]]], *,
+               epochs: int, patience: int, monitor: str, monitor_mode: str,
+               evaluate: Callable[[nn.Module], dict[str, float]],
+               on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
+               grad_clip: float = 0.0) -> FitResult:
+    """The epoch loop every batch-trained task shares.
 
-    Early stopping watches ``metrics[monitor]``; at the end the weights of the best epoch are
-    restored. ``to_loss_input`` maps the model's raw output to what ``loss_fn`` consumes.
+    ``epoch_losses(epoch)`` yields ``(batch loss, batch size)``; each loss gets one optimizer
+    step. After each epoch ``evaluate`` runs and ``on_epoch`` gets the metrics; early stopping
+    watches ``metrics[monitor]`` and the best epoch's weights are restored at the end.
     """
-    device = x.device
-    gen_device = device if device.type == "cuda" else torch.device("cpu")
-    generator = torch.Generator(device=gen_device).manual_seed(seed)
     result = FitResult()
     best = math.inf if monitor_mode == "min" else -math.inf
     best_state = copy.deepcopy(model.state_dict())
@@ -62,16 +59,17 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.
     tic = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
-        total = torch.zeros((), device=device)
-        for idx in batch_indices(len(x), batch_size, generator, device):
-            loss = loss_fn(to_loss_input(model(x[idx])), y[idx])
+        total, count = None, 0
+        for loss, size in epoch_losses(epoch):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
-            total += loss.detach() * len(idx)
-        train_loss = (total / len(x)).item()  # one device sync per epoch
+            weighted = loss.detach() * size
+            total = weighted if total is None else total + weighted
+            count += size
+        train_loss = (total / count).item()  # one device sync per epoch
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
         metrics = {"train_loss": train_loss, **evaluate(model)}
@@ -91,3 +89,25 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.
     model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - tic
     return result
+
+
+def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+        epochs: int, batch_size: int, patience: int, monitor: str, monitor_mode: str,
+        evaluate: Callable[[nn.Module], dict[str, float]],
+        on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
+        to_loss_input: Callable[[torch.Tensor], torch.Tensor] = lambda out: out,
+        grad_clip: float = 0.0, seed: int = 0) -> FitResult:
+    """Supervised training on ``(x, y)``: each epoch a seeded permutation sliced into batches.
+    ``to_loss_input`` maps the model's raw output to what ``loss_fn`` consumes."""
+    device = x.device
+    gen_device = device if device.type == "cuda" else torch.device("cpu")
+    generator = torch.Generator(device=gen_device).manual_seed(seed)
+
+    def epoch_losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
+        for idx in batch_indices(len(x), batch_size, generator, device):
+            yield loss_fn(to_loss_input(model(x[idx])), y[idx]), len(idx)
+
+    return fit_epochs(model, optimizer, epoch_losses, epochs=epochs, patience=patience,
+                      monitor=monitor, monitor_mode=monitor_mode, evaluate=evaluate,
+                      on_epoch=on_epoch, grad_clip=grad_clip)

@@ -7,16 +7,13 @@ Images stay on the device as one tensor; examples are index tensors on the devic
 
 from __future__ import annotations
 
-import copy
-import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Optional
 
 import torch
 from torch import nn
 
-from lossbench.train import FitResult, TrainingDiverged, improved
+from lossbench.train import FitResult, fit_epochs
 
 # draw(epoch) -> (indices (n, k) into the training images, per-example 1/0 "same" or None)
 Draw = Callable[[int], tuple[torch.Tensor, Optional[torch.Tensor]]]
@@ -35,44 +32,16 @@ def fit_pairs(model: nn.Module, batch_loss: BatchLoss, optimizer: torch.optim.Op
               evaluate: Callable[[nn.Module], dict[str, float]],
               on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
               grad_clip: float = 0.0) -> FitResult:
-    """Train on freshly drawn examples each epoch; early stopping on ``metrics[monitor]``
-    restores the best epoch's weights at the end (like :func:`lossbench.train.fit`)."""
-    result = FitResult()
-    best = math.inf if monitor_mode == "min" else -math.inf
-    best_state = copy.deepcopy(model.state_dict())
-    since_best = 0
-    tic = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
+    """Train on freshly drawn examples each epoch, with the shared epoch loop
+    (:func:`lossbench.train.fit_epochs`: early stopping, best weights restored)."""
+
+    def epoch_losses(epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
         idx, same = draw(epoch)
-        total = torch.zeros((), device=x.device)
         for start in range(0, len(idx), batch_size):
             batch = slice(start, start + batch_size)
             emb = embed_examples(model, x, idx[batch])
-            loss = batch_loss(emb, None if same is None else same[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            total += loss.detach() * len(emb)
-        train_loss = (total / len(idx)).item()  # one device sync per epoch
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
-        metrics = {"train_loss": train_loss, **evaluate(model)}
-        result.history.append({"epoch": epoch, **metrics})
-        result.epochs_run = epoch
-        on_epoch(epoch, metrics)
-        if monitor not in metrics:
-            raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
-                           f"choose one of {sorted(metrics)}")
-        if improved(metrics[monitor], best, monitor_mode):
-            best, result.best_epoch, since_best = metrics[monitor], epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            since_best += 1
-            if patience and since_best >= patience:
-                break
-    model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - tic
-    return result
+            yield batch_loss(emb, None if same is None else same[batch]), len(emb)
+
+    return fit_epochs(model, optimizer, epoch_losses, epochs=epochs, patience=patience,
+                      monitor=monitor, monitor_mode=monitor_mode, evaluate=evaluate,
+                      on_epoch=on_epoch, grad_clip=grad_clip)
