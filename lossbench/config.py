@@ -647,6 +647,9 @@ class StudyConf:
     paired_loss: str = MISSING
     # the guide's claim, one line
     claim: str = MISSING
+    # the alternatives the claim is about (empty: every other swept loss); the study's verdict
+    # is judged on these comparisons only, the others are reported for information
+    claim_against: list[str] = field(default_factory=list)
     # the guide's optimizer per loss (e.g. {mse: adam, mae: sgd}); with optimizer swept, the
     # report checks each pairing against the other optimizers
     optimizer_pairing: dict[str, str] = field(default_factory=dict)

@@ -54,6 +54,8 @@ class Study:
     claim: str
     profile: str
     optimizer_pairing: dict[str, str] = field(default_factory=dict)
+    # the alternatives the claim names (empty: all); only they decide the study's verdict
+    claim_against: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -80,11 +82,13 @@ def _study_from(exp_name: str, parent: Run, children: list[Run]) -> Optional[Stu
           and math.isfinite(c.data.metrics[headline])]
     pairing = {k.rsplit(".", 1)[1]: v for k, v in p.items()
                if k.startswith("study.optimizer_pairing.")}
+    against = p.get("study.claim_against", "[]").strip("[]")
     return Study(experiment=exp_name, parent_id=parent.info.run_id, runs=ok,
                  failed=len(children) - len(ok), headline=headline,
                  mode=p.get("study.headline_mode", "min"), paired_loss=p.get("study.paired_loss", "?"),
                  claim=p.get("study.claim", ""), profile=p.get("profile", "None"),
-                 optimizer_pairing=pairing)
+                 optimizer_pairing=pairing,
+                 claim_against=[a.strip(" '\"") for a in against.split(",") if a.strip()])
 
 
 def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
@@ -257,8 +261,9 @@ RULE = ("Verdict rule: per condition, runs are paired by seed and the difference
         "(`scipy.stats.ttest_rel`). **supported**: the paired loss is better with p < {alpha}; "
         "**not supported**: it is worse with p < {alpha}; **inconclusive**: otherwise. "
         "Effect size: the mean paired difference and Cohen's d_z = mean / sd of the differences. "
-        "A study's claim is supported when every comparison is, not supported when any is, "
-        "inconclusive otherwise. Means carry a 95 % t-interval over seeds.")
+        "A study's claim is supported when every comparison it names (`study.claim_against`; "
+        "default: every alternative) is, not supported when any of them is, inconclusive "
+        "otherwise. Means carry a 95 % t-interval over seeds.")
 
 
 def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float = 0.05,
@@ -273,7 +278,8 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
     body: list[str] = []
     for s in studies:
         rows = loss_comparisons(s, alpha)
-        verdict = stats.overall_verdict([r.result.verdict for r in rows])
+        judged = [r for r in rows if not s.claim_against or r.alternative in s.claim_against]
+        verdict = stats.overall_verdict([r.result.verdict for r in judged])
         direction = "lower is better" if s.mode == "min" else "higher is better"
         summary.append(f"| [{s.name}](#{s.name.lower()}) | {s.profile} | "
                        f"`{s.headline}` ({direction}) | {s.paired_loss} | {s.claim} | "
@@ -293,7 +299,10 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
         if plots:
             png = report_plots.headline_plot(grouped(s), s, out.parent / f"{s.name}.png")
             body += ["", f"![{s.headline} per loss]({png.name})"]
-        body += ["", f"Paired comparison of **{s.paired_loss}** with each alternative:", ""]
+        against = (f" The claim is judged against {', '.join(s.claim_against)} only; the "
+                   "other rows are for information." if s.claim_against else "")
+        body += ["", f"Paired comparison of **{s.paired_loss}** with each alternative.{against}",
+                 ""]
         body += _verdict_rows(rows, "condition")
         opt_rows = optimizer_comparisons(s, alpha)
         if opt_rows:

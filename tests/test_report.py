@@ -144,3 +144,20 @@ def test_cli_subcommand(synthetic_store, tmp_path):
     bad = subprocess.run(cmd[:4] + ["--experiment", "nope"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "no such MLflow experiment" in bad.stderr
+
+
+def test_claim_against_limits_what_decides_the_verdict(tmp_path):
+    """A claim that names its alternative (Huber vs MSE) is judged on that comparison only;
+    a loss it does not name (MAE beating Huber) is reported but does not decide."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    study = {"headline": "final_test_rmse", "headline_mode": "min", "paired_loss": "huber",
+             "claim": "Huber beats MSE.", "claim_against": "['mse']", "study_paired": "huber"}
+    _sweep(client, "power_outliers", study,
+           {("huber", "x"): 0.0, ("mse", "x"): 0.5, ("mae", "x"): -0.3}, "min")
+    (s,) = report.load_studies(client)
+    assert s.claim_against == ["mse"]
+    text = report.render([s], tmp_path / "r" / "REPORT.md", uri, plots=False)
+    assert "| all | huber | mae | 6 | 0.29" in text and "**not supported**" in text
+    assert "Huber beats MSE. | **supported** |" in text
+    assert "judged against mse only" in text
