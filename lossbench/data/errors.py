@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -30,3 +32,22 @@ def missing(what: str, where: str, how: str, cause: BaseException | None = None)
            "Point lossbench at another copy with data_dir=/path (or LOSSBENCH_DATA_DIR); "
            "download=true lets it fetch missing files when online.")
     return DataNotFoundError(msg)
+
+
+def sklearn_home(data_dir: str | Path) -> Path:
+    """scikit-learn's ``data_home`` inside lossbench's data dir."""
+    return Path(data_dir).expanduser() / "scikit_learn_data"
+
+
+def fetch_sklearn(fetcher: Callable[..., Any], data_dir: str, download: bool, what: str,
+                  cache_file: str) -> Any:
+    """Call a scikit-learn fetcher on ``<data_dir>/scikit_learn_data``; a missing cache file
+    that cannot be downloaded ends in :class:`DataNotFoundError`, never a hang."""
+    home = sklearn_home(data_dir)
+    try:
+        with download_timeout():
+            return fetcher(data_home=str(home), download_if_missing=download)
+    except Exception as e:  # OSError offline / with download=False, URLError when unreachable
+        raise missing(f"{what} ({cache_file})", str(home),
+                      "run once online with download=true, or copy scikit-learn's cache file "
+                      f"{cache_file} into that folder.", e if download else None) from e

@@ -20,10 +20,9 @@ from typing import Optional
 import numpy as np
 from sklearn.datasets import fetch_olivetti_faces
 
-from lossbench.data.errors import download_timeout, missing
+from lossbench.data.errors import fetch_sklearn
 from lossbench.data.images import load_images, to_splits
 from lossbench.data.pairs import PairSampler
-from lossbench.data.regression import sklearn_home
 from lossbench.data.tabular import Splits, split_indices
 
 EVAL_PARTS = ("val", "test")
@@ -83,14 +82,8 @@ def olivetti(data_dir: str = "~/lossbench_data", download: bool = True, *, split
              positive_fraction: float = 0.5, pairs_per_epoch: int = 1024,
              eval_pairs: int = 2000) -> PairData:
     """Olivetti (AT&T) faces, split by identity; images average-pooled to ``image_size``."""
-    home = sklearn_home(data_dir)
-    try:
-        with download_timeout():
-            bunch = fetch_olivetti_faces(data_home=str(home), download_if_missing=download)
-    except Exception as e:  # OSError offline / with download=False, URLError when unreachable
-        raise missing("Olivetti faces (olivetti_py3.pkz)", str(home),
-                      "run once online with download=true, or copy scikit-learn's cache file "
-                      "olivetti_py3.pkz into that folder.", e if download else None) from e
+    bunch = fetch_sklearn(fetch_olivetti_faces, data_dir, download, "Olivetti faces",
+                          "olivetti_py3.pkz")
     x, y = bunch.images, bunch.target.astype(np.int64)  # (400, 64, 64) in [0, 1]
     f = x.shape[1] // image_size
     x = x.reshape(len(x), image_size, f, image_size, f).mean(axis=(2, 4))

@@ -7,19 +7,13 @@ metrics say how well each loss recovers the clean relationship.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import fetch_california_housing, load_diabetes
 from sklearn.preprocessing import StandardScaler
 
-from lossbench.data.errors import download_timeout, missing
+from lossbench.data.errors import fetch_sklearn
 from lossbench.data.tabular import Splits, make_splits
-
-
-def sklearn_home(data_dir: str | Path) -> Path:
-    """scikit-learn's ``data_home`` inside lossbench's data dir."""
-    return Path(data_dir).expanduser() / "scikit_learn_data"
 
 
 def inject_outliers(y: np.ndarray, fraction: float, scale_min: float, scale_max: float,
@@ -58,14 +52,8 @@ def _finish(x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction:
 
 def california(data_dir: str = "~/lossbench_data", download: bool = True, **kw) -> Splits:
     """California housing (20,640 block groups; target: median value in $100k)."""
-    home = sklearn_home(data_dir)
-    try:
-        with download_timeout():
-            bunch = fetch_california_housing(data_home=str(home), download_if_missing=download)
-    except Exception as e:  # OSError offline / with download=False, URLError when unreachable
-        raise missing("California housing (cal_housing_py3.pkz)", str(home),
-                      "run once online with download=true, or copy scikit-learn's cache file "
-                      "cal_housing_py3.pkz into that folder.", e if download else None) from e
+    bunch = fetch_sklearn(fetch_california_housing, data_dir, download, "California housing",
+                          "cal_housing_py3.pkz")
     return _finish(bunch.data, bunch.target, name="california_housing", **kw)
 
 
