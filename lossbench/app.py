@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import random
 import sys
 from pathlib import Path
 from typing import Optional
 
 import hydra
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -20,24 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 from lossbench.data import DataNotFoundError
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.tasks import task_module
-from lossbench.tracking import NullTracker, Tracker, flatten, sweep_parent_run
+from lossbench.torchutil import resolve_device, seed_everything
+from lossbench.tracking import MlflowTracker, NullTracker, Tracker, flatten, sweep_parent_run
 
 log = logging.getLogger("lossbench")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # seeds CUDA too
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name} but CUDA is not available; use device=auto or cpu")
-    return torch.device(name)
 
 
 def load_data(cfg: DictConfig):
@@ -54,7 +39,7 @@ def make_tracker(cfg: DictConfig) -> Tracker:
     t = cfg.tracking
     if not t.enabled:
         return NullTracker()
-    return Tracker(t.uri, t.experiment, t.artifact_location, plots=t.plots)
+    return MlflowTracker(t.uri, t.experiment, t.artifact_location, plots=t.plots)
 
 
 def _sweep_dir() -> Optional[str]:
@@ -67,8 +52,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     """Run one job end to end; return its final metrics."""
     validate(cfg)  # fails on bad values before anything is loaded
     task = task_module(cfg.task)
-    if hasattr(task, "check_config"):  # e.g. a loss that does not fit the task's head
-        task.check_config(cfg)
+    task.check(cfg)  # a group option that does not fit the task kind, e.g. a GAN loss
     tracker = make_tracker(cfg)
     sweep_dir = _sweep_dir()
     in_sweep = sweep_dir is not None and not isinstance(tracker, NullTracker)

@@ -13,9 +13,9 @@ import logging
 import sqlite3
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from hydra.experimental.callback import Callback
 from mlflow import MlflowClient
@@ -85,7 +85,41 @@ def prepare_store(uri: str) -> None:
             con.close()
 
 
-class Tracker:
+class Tracker(Protocol):
+    """Where a job's run goes: :class:`MlflowTracker`, or :class:`NullTracker` when tracking
+    is off. ``plots`` says whether figures are wanted (:func:`log_figures` asks it, nobody
+    else)."""
+
+    plots: bool
+
+    def start(self, run_name: str, tags: dict[str, str],
+              parent_run_id: Optional[str] = None) -> contextlib.AbstractContextManager: ...
+
+    def log_params(self, params: dict[str, str]) -> None: ...
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+
+    def set_tags(self, tags: dict[str, str]) -> None: ...
+
+    def log_text(self, text: str, path: str) -> None: ...
+
+    def log_figure(self, fig: Any, path: str) -> None: ...
+
+
+def log_figures(tracker: Tracker, figures: dict[str, Callable[[], Any]]) -> None:
+    """Build, log and close each figure, when the tracker wants plots (the one place that
+    decides; matplotlib is imported only then)."""
+    if not tracker.plots or not figures:
+        return
+    from lossbench.plots import close
+
+    for path, make in figures.items():
+        fig = make()
+        tracker.log_figure(fig, path)
+        close(fig)
+
+
+class MlflowTracker:
     """Logs one job to one MLflow run."""
 
     def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
@@ -99,7 +133,7 @@ class Tracker:
 
     @contextlib.contextmanager
     def start(self, run_name: str, tags: dict[str, str],
-              parent_run_id: Optional[str] = None) -> Iterator["Tracker"]:
+              parent_run_id: Optional[str] = None) -> Iterator["MlflowTracker"]:
         """Open a run; it ends FINISHED, or FAILED with the reason as tags when the body raises."""
         if parent_run_id:
             tags = {**tags, PARENT_TAG: parent_run_id}
@@ -133,20 +167,18 @@ class Tracker:
         self.client.log_text(self.run_id, text, path)
 
     def log_figure(self, fig: Any, path: str) -> None:
-        if self.plots:
-            self.client.log_figure(self.run_id, fig, path)
+        self.client.log_figure(self.run_id, fig, path)
 
 
-class NullTracker(Tracker):
+class NullTracker:
     """Same interface, logs nothing (``tracking.enabled=false``)."""
 
-    def __init__(self) -> None:  # noqa: D107 - nothing to connect to
-        self.run_id = None
-        self.plots = False
+    plots = False
+    run_id = None
 
     @contextlib.contextmanager
     def start(self, run_name: str, tags: dict[str, str],
-              parent_run_id: Optional[str] = None) -> Iterator["Tracker"]:
+              parent_run_id: Optional[str] = None) -> Iterator["NullTracker"]:
         yield self
 
     def log_params(self, params: dict[str, str]) -> None:
@@ -177,7 +209,7 @@ def _locked(path: Path) -> Iterator[dict[str, str]]:
         path.write_text(json.dumps(data, indent=1))
 
 
-def sweep_parent_run(tracker: Tracker, sweep_dir: str) -> str:
+def sweep_parent_run(tracker: MlflowTracker, sweep_dir: str) -> str:
     """The parent run of this sweep in the tracker's experiment, created by the first job.
 
     A sweep over several scenarios spans several experiments: each gets its own parent.

@@ -1,0 +1,96 @@
+"""The epoch loop every epoch-trained task kind shares, and the batch order it draws.
+
+Data stays on the device as whole tensors; each epoch draws a permutation from a seeded
+generator and slices batches from it (no DataLoader, no per-sample work in the loop).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    seconds: float = 0.0
+
+
+def batch_generator(seed: int, device: torch.device) -> torch.Generator:
+    """The seeded generator a run's batch order is drawn from (on the device for CUDA)."""
+    return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator,
+                  device: torch.device) -> Iterator[torch.Tensor]:
+    """Shuffled index batches covering ``range(n)`` once."""
+    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    for start in range(0, n, batch_size):
+        yield perm[start:start + batch_size]
+
+
+def improved(value: float, best: float, mode: str) -> bool:
+    return value < best if mode == "min" else value > best
+
+
+def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
+        epoch_losses: Callable[[int], Iterator[tuple[torch.Tensor, int]]], *,
+        epochs: int, patience: int, monitor: str, monitor_mode: str,
+        evaluate: Callable[[], dict[str, float]],
+        on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
+        grad_clip: float = 0.0) -> FitResult:
+    """The epoch loop every batch-trained task shares.
+
+    ``epoch_losses(epoch)`` yields ``(batch loss, batch size)``; each loss gets one optimizer
+    step. After each epoch ``evaluate`` runs and ``on_epoch`` gets the metrics; early stopping
+    watches ``metrics[monitor]`` and the best epoch's weights are restored at the end.
+    """
+    result = FitResult()
+    best = math.inf if monitor_mode == "min" else -math.inf
+    best_state = copy.deepcopy(model.state_dict())
+    since_best = 0
+    tic = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total, count = None, 0
+        for loss, size in epoch_losses(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimizer.step()
+            weighted = loss.detach() * size
+            total = weighted if total is None else total + weighted
+            count += size
+        train_loss = (total / count).item()  # one device sync per epoch
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
+        metrics = {"train_loss": train_loss, **evaluate()}
+        result.history.append({"epoch": epoch, **metrics})
+        result.epochs_run = epoch
+        on_epoch(epoch, metrics)
+        if monitor not in metrics:
+            raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
+                           f"choose one of {sorted(metrics)}")
+        if improved(metrics[monitor], best, monitor_mode):
+            best, result.best_epoch, since_best = metrics[monitor], epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            since_best += 1
+            if patience and since_best >= patience:
+                break
+    model.load_state_dict(best_state)
+    result.seconds = time.perf_counter() - tic
+    return result

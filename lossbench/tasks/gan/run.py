@@ -1,0 +1,120 @@
+"""GAN: a generator against a critic, trained with a GAN objective (WGAN, WGAN-GP or the
+standard non-saturating GAN) for a budget of generator steps.
+
+Every ``trainer.eval_every`` steps the loop's statistics (critic and generator losses, the
+gradient penalty, the critic's gap on training batches) and the evaluator's metrics (critic's
+Wasserstein estimate; W1 and mode coverage on points; Frechet distance and class histogram
+on images) are logged with ``step`` = generator step, with a PNG of the samples. Every
+``trainer.checkpoint_every`` steps and at the end, generator, critic, optimizers and RNG states
+go to the checkpoint dir; ``resume=true`` continues from there to the same result, re-logging
+the earlier history into the new MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lossbench.schema import check_group
+from lossbench.tasks.gan.data import GanData
+from lossbench.tasks.gan import checkpoint, plots
+from lossbench.tasks.gan.evaluate import make_evaluator
+from lossbench.tasks.gan.loop import GanTrainer
+from lossbench.tasks.gan.schema import (DCGANConf, GanImagesConf, GanLossConf, GanMLPConf,
+                                        GanTrainerConf, MixtureDataConf)
+from lossbench.tracking import Tracker, log_figures
+
+log = logging.getLogger(__name__)
+CURVES = {"points": ["critic_w_estimate", "w1", "modes_covered", "hq_fraction", "loss_critic",
+                     "loss_generator"],
+          "images": ["critic_w_estimate", "fd", "gen_classes", "gen_class_entropy",
+                     "loss_critic", "loss_generator"]}
+
+
+def check(cfg: DictConfig) -> None:
+    """Task gan needs a GAN loop, a GAN objective, GAN data and a generator/critic pair
+    (before any data is loaded)."""
+    check_group(cfg, "trainer", GanTrainerConf, "use a GAN trainer (trainer=gan_points or "
+                "gan_images; the GAN data options pick one)")
+    check_group(cfg, "loss", GanLossConf, "use a GAN loss (wgan, wgan_gp or gan)")
+    check_group(cfg, "data", (MixtureDataConf, GanImagesConf), "use GAN data (gaussians8, "
+                "gaussians25, fashion_mnist_gan or mnist_gan)")
+    check_group(cfg, "model", (GanMLPConf, DCGANConf), "use model=gan_mlp (2-D) or dcgan")
+
+
+def build_trainer(cfg: DictConfig, data: GanData, device: torch.device) -> GanTrainer:
+    """Models, objective and one optimizer per network, from the config."""
+    pair = instantiate(cfg.model, sample_shape=data.sample_shape).to(device)
+    loss = instantiate(cfg.loss)
+    make_optimizer = instantiate(cfg.optimizer, _convert_="all")  # betas: a tuple, not a ListConfig
+    x = torch.as_tensor(data.x_train, device=device)
+    return GanTrainer(pair, loss, make_optimizer(pair.generator.parameters()),
+                      make_optimizer(pair.critic.parameters()), x, cfg.trainer.batch_size,
+                      cfg.seed)
+
+
+def run(cfg: DictConfig, data: GanData, device: torch.device, tracker: Tracker) -> dict[str, float]:
+    tc = cfg.trainer
+    trainer = build_trainer(cfg, data, device)
+    ckpt_dir, fprint = checkpoint.checkpoint_dir(cfg), checkpoint.fingerprint(cfg)
+    state = checkpoint.load(ckpt_dir, fprint) if cfg.resume else None  # refuse early
+    evaluator = make_evaluator(cfg, data, trainer.pair, device)
+    title = cfg.run_name
+    tracker.set_tags({"checkpoint_dir": str(ckpt_dir.resolve()),
+                      "data_source": data.info.get("source", "")})
+    tracker.log_metrics(evaluator.reference(), step=0)
+
+    history: list[dict[str, float]] = []
+    if cfg.resume:
+        if state is None:
+            log.warning("resume=true but no checkpoint in %s: starting afresh", ckpt_dir)
+        else:
+            trainer.load_state_dict(state["trainer"])
+            checkpoint.set_global_rng_state(state["rng"])
+            history = state["history"]
+            for h in history:  # the new run gets the whole curve
+                tracker.log_metrics({k: v for k, v in h.items() if k != "step"}, step=h["step"])
+            tracker.set_tags({"resumed_from_step": str(trainer.step)})
+            log.info("resumed from %s at generator step %d", ckpt_dir, trainer.step)
+
+    def evaluate(step: int) -> None:
+        scores, samples = evaluator()
+        m = trainer.pop_stats() | scores
+        history.append({"step": step, **m})
+        tracker.log_metrics(m, step=step)
+        log_figures(tracker, {f"samples/step_{step:06d}.png":
+                              lambda: evaluator.figure(samples, f"{title}, step {step}")})
+        log.info("step %d: %s", step, _summary(m))
+
+    if not history:
+        evaluate(trainer.step)
+    tic = time.perf_counter()
+    while trainer.step < tc.steps:
+        trainer.train_step()
+        step = trainer.step
+        if step % tc.eval_every == 0 or step == tc.steps:
+            evaluate(step)
+        if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or step == tc.steps:
+            checkpoint.save(ckpt_dir, trainer.state_dict(), history, fprint)
+    seconds = time.perf_counter() - tic
+    if history[-1]["step"] != trainer.step:  # resumed past the budget: score what is there
+        evaluate(trainer.step)
+
+    final = {f"final_{k}": v for k, v in history[-1].items() if k != "step"}
+    final |= {"steps_run": float(trainer.step), "train_seconds": seconds}
+    tracker.log_metrics(final, step=trainer.step)
+    log_figures(tracker, {"plots/gan_curves.png":
+                          lambda: plots.curves(history, CURVES[data.kind], title)})
+    log.info("%s after %d generator steps (%.0f s): %s", cfg.run_name, trainer.step, seconds,
+             _summary(history[-1]))
+    return final
+
+
+def _summary(m: dict[str, float]) -> str:
+    keys = ("critic_w_estimate", "w1", "modes_covered", "hq_fraction", "fd", "gen_classes")
+    return ", ".join(f"{k}={m[k]:.4g}" for k in keys if k in m)
+

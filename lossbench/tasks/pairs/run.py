@@ -1,0 +1,132 @@
+"""Verification with a shared-weight embedding network (siamese / triplet): trained on pairs or
+triplets of training identities, scored on fixed pairs of validation and test identities
+(ROC-AUC, equal error rate, accuracy at the distance threshold chosen on validation, mean
+distance of positive and of negative pairs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.plots import learning_curve
+from lossbench.runner import EpochTask, run_epochs, run_title
+from lossbench.schema import TrainerConf, check_group
+from lossbench.tasks.pairs import plots
+from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
+from lossbench.tasks.pairs.loop import pair_losses
+from lossbench.tasks.pairs.metrics import best_threshold, verification_metrics
+from lossbench.tasks.pairs.sampler import PairSampler
+from lossbench.tasks.pairs.schema import EmbeddingCNNConf, PairDataConf, PairLossConf
+from lossbench.tracking import Tracker
+
+EMBED_BATCH = 1024
+PAIR_LOSSES = "contrastive, cosine_embedding or triplet"
+
+
+@dataclass(frozen=True)
+class PairLossSpec:
+    """What a pair loss declares (:class:`PairLossConf`), read once: ``examples`` (pairs or
+    triplets), the pair ``label`` encoding (binary 1/0, sign +1/-1, none) and the ``distance``
+    it trains, which evaluation uses too (``pnorm`` with the loss's ``p``)."""
+
+    examples: str
+    label: str
+    distance: str
+    p: float = 2.0
+
+    def distance_fn(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        if self.distance == "cosine":
+            return 1.0 - F.cosine_similarity(e1, e2, dim=-1)
+        if self.distance == "pnorm":
+            return F.pairwise_distance(e1, e2, p=self.p)
+        return (e1 - e2).pow(2).sum(-1).sqrt()
+
+    def batch_loss(self, loss_fn: torch.nn.Module, emb: torch.Tensor,
+                   same: Optional[torch.Tensor]) -> torch.Tensor:
+        """The loss of embeddings ``(b, k, dim)``: a pair with its label, or a triplet."""
+        if self.examples == "triplets":
+            return loss_fn(emb[:, 0], emb[:, 1], emb[:, 2])
+        label = same if self.label == "binary" else 2 * same - 1
+        return loss_fn(emb[:, 0], emb[:, 1], label)
+
+
+DECLARATIONS = ("examples", "label", "distance")
+
+
+def loss_spec(cfg: DictConfig) -> PairLossSpec:
+    check_group(cfg, "loss", PairLossConf, f"use a pair loss: {PAIR_LOSSES}")
+    return PairLossSpec(**{k: cfg.loss[k] for k in DECLARATIONS}, p=cfg.loss.get("p", 2.0))
+
+
+def build_loss(cfg_loss: DictConfig) -> torch.nn.Module:
+    """Instantiate a pair loss without its declarations."""
+    node = {k: v for k, v in OmegaConf.to_container(cfg_loss, resolve=True).items()
+            if k not in DECLARATIONS}
+    return instantiate(node)
+
+
+def check(cfg: DictConfig) -> None:
+    """Refuse a loss, data set, model or trainer that has no place in verification."""
+    loss_spec(cfg)
+    check_group(cfg, "data", PairDataConf, "use images with identity labels: data=olivetti or "
+                "data=mnist_pairs")
+    check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
+    check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
+
+
+def run(cfg: DictConfig, data: PairData, device: torch.device,
+        tracker: Tracker) -> dict[str, float]:
+    spec = loss_spec(cfg)
+    loss_fn = build_loss(cfg.loss)
+    s = data.splits
+    x = {part: torch.as_tensor(s.split(part)[0], device=device) for part in ("train", *EVAL_PARTS)}
+    fixed = {part: (torch.as_tensor(idx, device=device), same)
+             for part, (idx, same) in data.eval_pairs.items()}
+    model = instantiate(cfg.model, in_shape=s.x_train.shape[1:]).to(device)
+    sampler = PairSampler(s.y_train, seed=cfg.seed)
+
+    def draw(epoch: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if spec.examples == "triplets":
+            return torch.as_tensor(sampler.triplets(data.pairs_per_epoch), device=device), None
+        idx, same = sampler.pairs(data.pairs_per_epoch, data.positive_fraction)
+        return (torch.as_tensor(idx, device=device),
+                torch.as_tensor(same, device=device, dtype=torch.float32))
+
+    @torch.no_grad()
+    def embed(images: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        return torch.cat([model(images[i:i + EMBED_BATCH])
+                          for i in range(0, len(images), EMBED_BATCH)])
+
+    def distances(part: str) -> np.ndarray:
+        emb, (idx, _) = embed(x[part]), fixed[part]
+        return spec.distance_fn(emb[idx[:, 0]], emb[idx[:, 1]]).cpu().numpy()
+
+    def score(part: str) -> dict[str, float]:
+        dist_val = distances("val")
+        threshold = best_threshold(fixed["val"][1], dist_val)  # chosen on validation only
+        dist = dist_val if part == "val" else distances(part)
+        out = verification_metrics(fixed[part][1], dist, threshold)
+        return {"threshold": threshold, **out} if part == "val" else out
+
+    def figures(result) -> dict:
+        title = run_title(cfg)
+        return {
+            "plots/learning_curve.png": lambda: learning_curve(result.history, "roc_auc", title),
+            "plots/roc_test.png": lambda: plots.roc(fixed["test"][1], distances("test"),
+                                                    f"test pairs: {title}"),
+            "plots/test_embeddings_pca.png": lambda: plots.embedding_projection(
+                embed(x["test"]).cpu().numpy(), s.y_test, f"test embeddings (PCA): {title}",
+                seed=cfg.seed),
+        }
+
+    tracker.set_tags({f"data.{k}": v for k, v in data.info.items()})
+    losses = pair_losses(model, lambda emb, same: spec.batch_loss(loss_fn, emb, same),
+                         x["train"], draw, batch_size=cfg.trainer.batch_size)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)

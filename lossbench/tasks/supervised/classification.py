@@ -1,0 +1,121 @@
+"""Classification: models emit logits (or raw scores); each loss declares what it consumes
+and which target encoding it wants, and this module does the pairing in one place:
+
+| loss declares             | head outputs | loss input            | probabilities for metrics  |
+|---------------------------|--------------|-----------------------|----------------------------|
+| binary, consumes logits   | 1            | logit                 | sigmoid(logit)             |
+| binary, consumes scores   | 1            | raw margin score      | sigmoid(score), a ranking* |
+| multiclass, logits        | n_classes    | logits                | softmax(logits)            |
+| multiclass, log_probs     | n_classes    | log_softmax(logits)   | softmax(logits)            |
+
+(*) hinge scores are not calibrated probabilities: their log loss and ECE say so.
+Target encodings: ``binary`` 0/1 floats, ``sign`` -1/+1, ``index`` class ids,
+``distribution`` one-hot rows. A pairing that cannot work is refused before any data loads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lossbench.data.tabular import Splits
+from lossbench.plots import learning_curve
+from lossbench.runner import EpochTask, run_epochs, run_title
+from lossbench.schema import ConfigError, check_group
+from lossbench.tasks.supervised import plots
+from lossbench.tasks.supervised.loop import check_common, epoch_losses, to_device
+from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
+from lossbench.tasks.supervised.metrics import classification_metrics
+from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
+from lossbench.tracking import Tracker
+
+EVAL_CHUNK = 4096
+
+
+def check(cfg: DictConfig) -> None:
+    """Refuse loss/head pairings that cannot work, naming the loss and the alternatives."""
+    check_common(cfg)
+    check_group(cfg, "data", (ClassTableConf, ImageDataConf), "use labelled classes (spambase, "
+                "breast_cancer, mnist, fashion_mnist, digits, cancer_images)")
+    spec, k, name = loss_spec(cfg), cfg.data.num_classes, cfg.loss_name
+    if spec.consumes == "values":
+        raise ConfigError(f"loss={name} is a regression loss (it consumes values); "
+                          f"{cfg.name} is a classification task: use bce, weighted_bce, focal, "
+                          "hinge (binary) or ce, sparse_ce, weighted_ce, kl_div")
+    if spec.head == "binary" and k != 2:
+        raise ConfigError(f"loss={name} needs a binary head (one output), but data has {k} "
+                          "classes: use ce, sparse_ce, weighted_ce or kl_div")
+
+
+def head_size(spec: LossSpec, num_classes: int) -> int:
+    return 1 if spec.head == "binary" else num_classes
+
+
+def encode_target(y: torch.Tensor, encoding: str, num_classes: int) -> torch.Tensor:
+    if encoding == "binary":
+        return y.float()
+    if encoding == "sign":
+        return 2.0 * y.float() - 1.0
+    if encoding == "index":
+        return y.long()
+    if encoding == "distribution":
+        return F.one_hot(y.long(), num_classes).float()
+    raise ValueError(f"unknown target encoding {encoding!r}")
+
+
+def loss_input(out: torch.Tensor, spec: LossSpec) -> torch.Tensor:
+    if spec.head == "binary":
+        return out.squeeze(-1)
+    if spec.consumes == "log_probs":
+        return F.log_softmax(out, dim=-1)
+    return out
+
+
+def probabilities(out: torch.Tensor, binary: bool) -> torch.Tensor:
+    return torch.sigmoid(out.squeeze(-1)) if binary else torch.softmax(out, dim=-1)
+
+
+def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
+    spec, k = loss_spec(cfg), int(cfg.data.num_classes)
+    binary = spec.head == "binary"
+    tensors = to_device(splits, device)
+    x_train, y_train = tensors["train"]
+    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
+                        out_features=head_size(spec, k)).to(device)
+    loss_fn = build_loss(cfg.loss, y_train=splits.y_train, num_classes=k).to(device)
+    tracker.set_tags({f"data.{key}": v for key, v in splits.info.items()})
+
+    @torch.no_grad()
+    def predict_proba(x: torch.Tensor) -> np.ndarray:
+        model.eval()
+        chunks = [probabilities(model(x[i:i + EVAL_CHUNK]), binary)
+                  for i in range(0, len(x), EVAL_CHUNK)]
+        return torch.cat(chunks).double().cpu().numpy()
+
+    def score(part: str) -> dict[str, float]:
+        x, y = tensors[part]
+        return classification_metrics(y.cpu().numpy(), predict_proba(x))
+
+    def figures(result) -> dict:
+        x_test, y_test = tensors["test"]
+        y_true, proba = y_test.cpu().numpy(), predict_proba(x_test)
+        pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
+        title, monitor = run_title(cfg), cfg.trainer.monitor
+        headline = monitor.split("_", 1)[1] if "_" in monitor else "log_loss"
+        out = {
+            "plots/learning_curve.png": lambda: learning_curve(result.history, headline, title),
+            "plots/confusion_matrix.png": lambda: plots.confusion_matrix(
+                y_true, pred, list(range(k)), f"test: {title}"),
+        }
+        if binary and y_true.any():
+            out["plots/precision_recall.png"] = lambda: plots.precision_recall(
+                y_true, proba, f"test: {title}")
+        return out
+
+    losses = epoch_losses(model, loss_fn, x_train, encode_target(y_train, spec.target_encoding, k),
+                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          to_loss_input=lambda out: loss_input(out, spec))
+    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)

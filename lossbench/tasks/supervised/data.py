@@ -1,0 +1,163 @@
+"""The supervised task's data sets.
+
+Regression: California housing (house price, power-load stand-in) and diabetes.
+
+The power-load scenario's "extreme weather" is simulated by :func:`inject_outliers`: a fraction
+of the TRAINING targets is multiplied by a random factor; validation and test stay clean, so
+metrics say how well each loss recovers the clean relationship.
+
+Classification: Spambase, breast cancer (tables); MNIST-format images; and the imbalanced
+"cancer screening" task, one image class against the rest at a chosen positive rate.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from sklearn.datasets import fetch_california_housing, load_breast_cancer, load_diabetes
+from sklearn.preprocessing import StandardScaler
+
+from lossbench.data.errors import download_timeout, fetch_sklearn, missing
+from lossbench.data.images import load_images, to_splits
+from lossbench.data.tabular import Splits, make_splits
+
+
+def inject_outliers(y: np.ndarray, fraction: float, scale_min: float, scale_max: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multiply ``round(fraction * len(y))`` randomly chosen targets by U(scale_min, scale_max).
+
+    Returns the corrupted copy and the indices that were changed.
+    """
+    rng = np.random.default_rng(seed)
+    k = int(round(fraction * len(y)))
+    idx = rng.choice(len(y), size=k, replace=False)
+    out = np.array(y, dtype=np.float32, copy=True)
+    out[idx] *= rng.uniform(scale_min, scale_max, size=k).astype(np.float32)
+    return out, np.sort(idx)
+
+
+def _finish(x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float,
+            split_seed: int, standardize_target: bool, outlier_fraction: float,
+            outlier_scale_min: float, outlier_scale_max: float, name: str) -> Splits:
+    s = make_splits(x.astype(np.float32), y.astype(np.float32), val_fraction, test_fraction,
+                    split_seed)
+    s.info = {"dataset": name, "n_train": len(s.y_train), "n_val": len(s.y_val),
+              "n_test": len(s.y_test), "n_outliers": 0}
+    if outlier_fraction > 0:
+        s.y_train, idx = inject_outliers(s.y_train, outlier_fraction, outlier_scale_min,
+                                         outlier_scale_max, seed=split_seed + 7919)
+        s.info["n_outliers"] = len(idx)
+    if standardize_target:
+        # statistics of the (possibly corrupted) training targets only, as a practitioner sees them
+        s.target_scaler = StandardScaler().fit(s.y_train.reshape(-1, 1))
+        for part in ("train", "val", "test"):
+            y_part = getattr(s, f"y_{part}").reshape(-1, 1)
+            setattr(s, f"y_{part}", s.target_scaler.transform(y_part).ravel().astype(np.float32))
+    return s
+
+
+def california(data_dir: str = "~/lossbench_data", download: bool = True, **kw) -> Splits:
+    """California housing (20,640 block groups; target: median value in $100k)."""
+    bunch = fetch_sklearn(fetch_california_housing, data_dir, download, "California housing",
+                          "cal_housing_py3.pkz")
+    return _finish(bunch.data, bunch.target, name="california_housing", **kw)
+
+
+def diabetes(data_dir: str = "", download: bool = False, **kw) -> Splits:
+    """scikit-learn's bundled diabetes table (442 patients): needs no download."""
+    del data_dir, download  # bundled with scikit-learn
+    x, y = load_diabetes(return_X_y=True)
+    return _finish(x, y, name="diabetes", **kw)
+
+
+SPAMBASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/spambase/spambase.data"
+
+
+def subsample_positives(x: np.ndarray, y: np.ndarray, rate: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Keep every negative and just enough positives that they make ``rate`` of the rows."""
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    k = int(round(rate / (1.0 - rate) * len(neg)))
+    if k > len(pos):
+        raise ValueError(f"positive_rate={rate} needs {k} positives, the split has {len(pos)}")
+    keep = np.sort(np.concatenate([neg, rng.choice(pos, size=k, replace=False)]))
+    return x[keep], y[keep]
+
+
+def _table(x: np.ndarray, y: np.ndarray, name: str, *, val_fraction: float,
+           test_fraction: float, split_seed: int, positive_rate: Optional[float]) -> Splits:
+    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``."""
+    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
+    s.info = {"dataset": name}
+    return _at_rate(s, positive_rate, split_seed)
+
+
+def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
+    """Subsample the positives of every split to the same ``rate``."""
+    if rate is not None:
+        rng = np.random.default_rng(seed)
+        for part in ("train", "val", "test"):
+            x, y = subsample_positives(*s.split(part), rate, rng)
+            setattr(s, f"x_{part}", x)
+            setattr(s, f"y_{part}", y)
+    s.info |= {f"n_{p}": len(s.split(p)[1]) for p in ("train", "val", "test")}
+    s.info |= {f"positives_{p}": int(s.split(p)[1].sum()) for p in ("train", "val", "test")}
+    return s
+
+
+def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_fraction: float,
+             test_fraction: float, split_seed: int, num_classes: int = 2,
+             positive_rate: Optional[float] = None) -> Splits:
+    """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
+    path = Path(data_dir).expanduser() / "spambase" / "spambase.data"
+    if not path.is_file() and download:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with download_timeout():
+                urllib.request.urlretrieve(SPAMBASE_URL, path)
+        except Exception as e:
+            path.unlink(missing_ok=True)
+            raise missing("Spambase (spambase/spambase.data)", str(path.parent),
+                          f"download {SPAMBASE_URL} into that folder.", e) from e
+    if not path.is_file():
+        raise missing("Spambase (spambase/spambase.data)", str(path.parent),
+                      f"download {SPAMBASE_URL} into that folder, or run with download=true.")
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
+                  val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
+                  positive_rate=positive_rate)
+
+
+def breast_cancer(data_dir: str = "", download: bool = False, *, val_fraction: float,
+                  test_fraction: float, split_seed: int, num_classes: int = 2,
+                  positive_rate: Optional[float] = None) -> Splits:
+    """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
+    del data_dir, download  # bundled with scikit-learn
+    x, y = load_breast_cancer(return_X_y=True)
+    malignant = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
+    return _table(x, malignant, "breast_cancer", val_fraction=val_fraction,
+                  test_fraction=test_fraction, split_seed=split_seed, positive_rate=positive_rate)
+
+
+def images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
+           val_fraction: float, split_seed: int, num_classes: int = 10,
+           max_train: Optional[int] = None) -> Splits:
+    """MNIST, Fashion-MNIST or the bundled 8x8 digits as ``(N, 1, H, W)`` float splits."""
+    return to_splits(load_images(dataset, data_dir, download), val_fraction, split_seed, max_train)
+
+
+def imbalanced_images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
+                      val_fraction: float, split_seed: int, positive_class: int,
+                      positive_rate: float, num_classes: int = 2,
+                      max_train: Optional[int] = None) -> Splits:
+    """``positive_class`` against the rest, positives at ``positive_rate`` in train, val and
+    test alike (the "cancer screening" stand-in built from real images)."""
+    src = load_images(dataset, data_dir, download)
+    src.y_train = (src.y_train == positive_class).astype(np.int64)
+    src.y_test = (src.y_test == positive_class).astype(np.int64)
+    s = to_splits(src, val_fraction, split_seed, max_train)
+    s.info |= {"dataset": f"{dataset} class {positive_class} vs rest"}
+    return _at_rate(s, positive_rate, split_seed)

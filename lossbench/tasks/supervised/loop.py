@@ -1,0 +1,43 @@
+"""The supervised kind's batches: whole splits on the device, each epoch a seeded permutation
+of the training rows sliced into batches, one loss per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+from omegaconf import DictConfig
+
+from lossbench.data.tabular import Splits
+from lossbench.loop import batch_generator, batch_indices
+from lossbench.schema import TrainerConf, check_group
+from lossbench.tasks.supervised.schema import CNNConf, MLPConf
+
+Tensors = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def check_common(cfg: DictConfig) -> None:
+    """What both supervised kinds need: an epoch trainer and an MLP or CNN."""
+    check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
+    check_group(cfg, "model", (MLPConf, CNNConf), "use model=mlp or model=cnn")
+
+
+def to_device(splits: Splits, device: torch.device) -> Tensors:
+    return {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
+            for part in ("train", "val", "test")}
+
+
+def epoch_losses(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, target: torch.Tensor,
+                 *, batch_size: int, seed: int,
+                 to_loss_input: Callable[[torch.Tensor], torch.Tensor],
+                 ) -> Callable[[int], Iterator[tuple[torch.Tensor, int]]]:
+    """``epoch -> (batch loss, batch size)`` over a fresh seeded permutation of ``x`` each
+    epoch; ``to_loss_input`` maps the model's raw output to what ``loss_fn`` consumes."""
+    generator = batch_generator(seed, x.device)
+
+    def losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
+        for idx in batch_indices(len(x), batch_size, generator, x.device):
+            yield loss_fn(to_loss_input(model(x[idx])), target[idx]), len(idx)
+
+    return losses

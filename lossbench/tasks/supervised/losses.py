@@ -1,0 +1,136 @@
+"""Losses that torch and torchvision do not ship as modules, and :func:`build_loss`.
+
+Everything else is configured straight to torch (``torch.nn.MSELoss``, ``L1Loss``,
+``HuberLoss``, ``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``KLDivLoss``) through ``_target_``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torchvision.ops import sigmoid_focal_loss
+
+from lossbench.schema import check_group
+from lossbench.tasks.supervised.schema import LossConf
+from lossbench.torchutil import reduce
+
+
+def log_cosh(error: torch.Tensor) -> torch.Tensor:
+    """``log(cosh(e))`` computed as ``|e| + softplus(-2|e|) - log 2``.
+
+    The naive form overflows (cosh(1e4) = inf); this one is finite for any finite error and its
+    gradient is ``tanh(e)`` (0 at e = 0, +-1 for large errors).
+    """
+    a = error.abs()
+    return a + F.softplus(-2.0 * a) - math.log(2.0)
+
+
+class LogCoshLoss(nn.Module):
+    """Log-Cosh regression loss: quadratic near 0, linear (slope 1) for large errors."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)  # validate early
+        self.reduction = reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return reduce(log_cosh(input - target), self.reduction)
+
+
+class FocalLoss(nn.Module):
+    """Focal loss on logits (Lin et al. 2017): ``torchvision.ops.sigmoid_focal_loss``.
+
+    ``alpha`` weights positives (``1 - alpha`` negatives; -1 turns weighting off), ``gamma``
+    down-weights easy examples. Targets are 0/1 floats.
+    """
+
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "mean") -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.alpha, self.gamma, self.reduction = alpha, gamma, reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sigmoid_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
+                                  reduction=self.reduction)
+
+
+class BinaryHingeLoss(nn.Module):
+    """``max(0, margin - y * s)`` on raw scores ``s`` with labels ``y`` in {-1, +1}."""
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.margin, self.reduction = margin, reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return reduce(F.relu(self.margin - target * input), self.reduction)
+
+
+def derived_pos_weight(y_train: np.ndarray) -> float:
+    """``n_negative / n_positive`` of 0/1 training labels."""
+    pos = int(np.sum(y_train == 1))
+    if pos == 0:
+        raise ValueError("cannot derive loss.pos_weight: the training split has no positives")
+    return (len(y_train) - pos) / pos
+
+
+def balanced_class_weights(y_train: np.ndarray, num_classes: int) -> list[float]:
+    """scikit-learn's "balanced" weights ``n / (n_classes * count_c)``; a class absent from
+    the training split gets weight 1."""
+    counts = np.bincount(y_train, minlength=num_classes)[:num_classes]
+    return [len(y_train) / (num_classes * c) if c else 1.0 for c in counts.tolist()]
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What a supervised loss declares, read once from its config (:class:`LossConf`):
+
+    * ``head``: ``binary`` (one output), ``multiclass`` (one per class) or ``any``;
+    * ``consumes``: ``values`` (regression), ``logits``, ``log_probs`` (after log-softmax) or
+      raw margin ``scores``;
+    * ``target_encoding``: ``value``, ``binary`` 0/1, ``sign`` -1/+1, ``index`` or
+      ``distribution`` (one-hot rows).
+    """
+
+    head: str
+    consumes: str
+    target_encoding: str
+
+
+DECLARATIONS = tuple(f.name for f in fields(LossSpec))
+
+
+def loss_spec(cfg: DictConfig) -> LossSpec:
+    """The chosen loss's declarations, read once; a loss whose schema is not a supervised
+    loss's (a pair or GAN loss) is refused naming the option."""
+    check_group(cfg, "loss", LossConf, "use a regression loss (mse, mae, huber, log_cosh) or a "
+                "classification loss (bce, weighted_bce, focal, hinge, ce, sparse_ce, "
+                "weighted_ce, kl_div)")
+    return LossSpec(**{k: cfg.loss[k] for k in DECLARATIONS})
+
+
+def build_loss(cfg: DictConfig, y_train: Optional[np.ndarray] = None,
+               num_classes: Optional[int] = None) -> nn.Module:
+    """Instantiate a loss config without its declarations (:class:`LossSpec`).
+
+    ``pos_weight`` / ``weight`` set to null are derived from the training labels, and numbers
+    become the tensors torch's losses want.
+    """
+    node = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
+            if k not in DECLARATIONS}
+    if "pos_weight" in node:
+        pw = node["pos_weight"] if node["pos_weight"] is not None else derived_pos_weight(y_train)
+        node["pos_weight"] = torch.tensor(float(pw))
+    if "weight" in node:
+        w = node["weight"] if node["weight"] is not None else \
+            balanced_class_weights(y_train, num_classes)
+        node["weight"] = torch.tensor(w, dtype=torch.float32)
+    return instantiate(node)

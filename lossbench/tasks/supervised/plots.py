@@ -1,0 +1,44 @@
+"""Figures of the supervised task: predicted vs true (regression), confusion matrix and
+precision-recall curve (classification)."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from lossbench.plots import plt
+
+
+def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
+    """Scatter of predictions against targets with the identity line."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(y_true, y_pred, s=4, alpha=0.4)
+    lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, label="y = x")
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, labels: list[int], title: str) -> Figure:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(5 + 0.3 * len(labels), 4.5 + 0.3 * len(labels)))
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=ax,
+                                            colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def precision_recall(y_true: np.ndarray, score: np.ndarray, title: str) -> Figure:
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    PrecisionRecallDisplay.from_predictions(y_true, score, ax=ax, plot_chance_level=True)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,65 @@
+"""Regression: an MLP with no output activation, trained on a regression loss, scored in the
+target's own units (RMSE, MAE, median absolute error, R2) on clean validation and test data."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from lossbench.data.tabular import Splits
+from lossbench.plots import learning_curve
+from lossbench.runner import EpochTask, run_epochs, run_title
+from lossbench.schema import ConfigError, check_group
+from lossbench.tasks.supervised import plots
+from lossbench.tasks.supervised.loop import check_common, epoch_losses, to_device
+from lossbench.tasks.supervised.losses import build_loss, loss_spec
+from lossbench.tasks.supervised.metrics import regression_metrics
+from lossbench.tasks.supervised.schema import RegressionDataConf
+from lossbench.tracking import Tracker
+
+
+def check(cfg: DictConfig) -> None:
+    """Refuse data, a model, a trainer or a loss that does not fit regression (before any
+    data loads)."""
+    check_common(cfg)
+    check_group(cfg, "data", RegressionDataConf, "use a regression table (diabetes, california)")
+    spec = loss_spec(cfg)
+    if spec.consumes != "values":
+        raise ConfigError(f"loss={cfg.loss_name} is not a regression loss (it consumes "
+                          f"{spec.consumes}); {cfg.name} is a regression task: use mse, mae, "
+                          "huber or log_cosh")
+
+
+def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
+    tensors = to_device(splits, device)
+    x_train, y_train = tensors["train"]
+    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:], out_features=1).to(device)
+
+    def to_units(a: np.ndarray) -> np.ndarray:
+        scaler = splits.target_scaler
+        return a if scaler is None else scaler.inverse_transform(a.reshape(-1, 1)).ravel()
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> np.ndarray:
+        model.eval()
+        return to_units(model(x).squeeze(-1).cpu().numpy())
+
+    def score(part: str) -> dict[str, float]:
+        x, y = tensors[part]
+        return regression_metrics(to_units(y.cpu().numpy()), predict(x))
+
+    def figures(result) -> dict:
+        x_test, y_test = tensors["test"]
+        title = run_title(cfg)
+        return {
+            "plots/learning_curve.png": lambda: learning_curve(result.history, "rmse", title),
+            "plots/predicted_vs_true.png": lambda: plots.predicted_vs_true(
+                to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
+        }
+
+    losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,
+                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          to_loss_input=lambda out: out.squeeze(-1))
+    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)

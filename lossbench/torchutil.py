@@ -1,0 +1,33 @@
+"""Small torch helpers every task kind shares: seeding, the device, a loss reduction."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA too
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name} but CUDA is not available; use device=auto or cpu")
+    return torch.device(name)
+
+
+def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Reduce per-example losses like torch's losses do (``mean``, ``sum`` or ``none``)."""
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "sum":
+        return x.sum()
+    if reduction == "none":
+        return x
+    raise ValueError(f"reduction must be mean, sum or none, got {reduction!r}")

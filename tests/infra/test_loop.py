@@ -1,0 +1,76 @@
+"""The supervised loop: early stopping, divergence, reproducibility."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lossbench.app import run
+from lossbench.loop import TrainingDiverged, fit
+from lossbench.tasks.supervised.loop import epoch_losses
+from lossbench.tasks.supervised.models import MLP
+from tests.conftest import compose_config
+
+
+def _toy(n=64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=g)
+    return x, x.sum(1)
+
+
+def _fit(loss_fn, evaluate, **kw):
+    x, y = _toy()
+    model = MLP((3,), 1, hidden=[8], dropout=0.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = epoch_losses(model, loss_fn, x, y, batch_size=16, seed=0,
+                          to_loss_input=lambda o: o.squeeze(-1))
+    args = dict(epochs=20, patience=3, monitor="val", monitor_mode="min",
+                evaluate=lambda: evaluate(model))
+    return model, fit(model, opt, losses, **{**args, **kw})
+
+
+def test_early_stopping_restores_the_best_epoch():
+    scores = iter([3.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.8])
+    snapshots = []
+
+    def evaluate(model):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"val": next(scores)}
+
+    model, result = _fit(torch.nn.MSELoss(), evaluate)
+    assert (result.best_epoch, result.epochs_run) == (2, 5)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[1][k])
+
+
+def test_patience_zero_runs_every_epoch():
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, patience=0, epochs=6)
+    assert result.epochs_run == 6 and result.best_epoch == 1
+
+
+def test_nan_loss_raises_training_diverged():
+    nan_loss = lambda out, y: (out - y).pow(2).mean() * float("nan")  # noqa: E731
+    with pytest.raises(TrainingDiverged, match="nan"):
+        _fit(nan_loss, lambda m: {"val": 1.0})
+
+
+def test_unknown_monitor_names_the_available_metrics():
+    with pytest.raises(KeyError, match="trainer.monitor='val_nope'"):
+        _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, monitor="val_nope")
+
+
+def test_same_seed_same_metrics_on_cpu():
+    overrides = ("device=cpu", "trainer.epochs=4", "tracking.enabled=false")
+    a = run(compose_config(*overrides, "seed=1"))
+    b = run(compose_config(*overrides, "seed=1"))
+    c = run(compose_config(*overrides, "seed=2"))
+    for final in (a, b, c):  # timings differ, every metric must not
+        del final["train_seconds"], final["seconds_per_epoch"]
+    assert a == b
+    assert a != c
+
+
+def test_every_regression_loss_trains_the_default_scenario():
+    for loss in ("mse", "mae", "huber", "log_cosh"):
+        final = run(compose_config(f"loss={loss}", "trainer.epochs=3", "tracking.enabled=false"))
+        assert final["final_test_rmse"] > 0 and final["epochs_run"] == 3

@@ -1,0 +1,56 @@
+"""Parallel sweeps: 8 joblib workers write to one fresh SQLite store at once, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from lossbench.tracking import PARENT_TAG, sqlite_path
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 8
+
+
+def test_sqlite_path():
+    assert sqlite_path("sqlite:////abs/m.db") == Path("/abs/m.db")
+    assert sqlite_path("sqlite:///m.db?timeout=30") == Path("m.db")
+    assert sqlite_path("http://127.0.0.1:5000") is None
+    assert sqlite_path("sqlite://") is None
+
+
+def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    # ${now:...} with microseconds: a worker that resolved the sweep dir itself would pick
+    # another directory, hence another parent-run lock file, hence a second parent run
+    sweep = f"{tmp_path}/sweep/" + "${now:%H-%M-%S-%f}"
+    cmd = [sys.executable, "-m", "lossbench", "-m", "hydra/launcher=joblib",
+           f"hydra.launcher.n_jobs={N}", f"seed=range({N})", "trainer.epochs=2",
+           "torch_threads=1", "tracking.plots=false", f"tracking.uri={store}",
+           f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "failed" not in proc.stderr.lower(), proc.stderr[-3000:]
+    assert len(list((tmp_path / "sweep").iterdir())) == 1
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("diabetes").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("lossbench.role") == "sweep"]
+    assert len(parents) == 1, [r.info.run_name for r in parents]
+    pid = parents[0].info.run_id
+    children = [r for r in runs if r.data.tags.get(PARENT_TAG) == pid]
+    assert len(runs) == N + 1 and len(children) == N
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert sorted(int(c.data.params["seed"]) for c in children) == list(range(N))
+    assert all("final_test_rmse" in c.data.metrics for c in children)
+    assert parents[0].data.tags["lossbench.children"] == str(N)
+    assert parents[0].data.tags["lossbench.failed_children"] == "0"
+    with sqlite3.connect(tmp_path / "mlflow.db") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
