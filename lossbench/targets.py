@@ -74,7 +74,7 @@ def check_loss_target(loss: DictConfig, declarations: Iterable[str]) -> None:
     kwargs = loss_kwargs(loss, declarations)
     params = sig.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     for name in kwargs:
         if name not in named and not takes_any:
             raise ConfigError(f"{_key(loss, name)}: {path} takes no argument {name!r} "
