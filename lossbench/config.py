@@ -17,7 +17,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lossbench import schema
+from lossbench import naming, schema
 from lossbench.schema import ConfigError, require
 from lossbench.tasks import TASKS, schema_modules
 
@@ -45,6 +45,7 @@ EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 if not OmegaConf.has_resolver("lossbench.experiments_dir"):
     OmegaConf.register_new_resolver("lossbench.experiments_dir", lambda: str(EXPERIMENTS_DIR))
 PROFILES = ("quick", "full")
+naming.register_resolvers()  # lossbench.loss_name, lossbench.arms
 
 
 @dataclass
@@ -93,8 +94,9 @@ class LossbenchConf:
 
     name: str = MISSING
     task: str = MISSING
-    # the loss option chosen in the ``loss`` group, and the run's name in MLflow
-    loss_name: str = "${hydra:runtime.choices.loss}"
+    # the loss's name in MLflow (tag loss, run name): the ``loss`` option chosen, or the class
+    # name of its _target_ for loss=custom or an overridden loss._target_ (lossbench.naming)
+    loss_name: str = "${lossbench.loss_name:${hydra:runtime.choices.loss}}"
     run_name: str = "${name}-${loss_name}-s${seed}"
     seed: int = 0
     device: str = "auto"
@@ -115,6 +117,9 @@ class LossbenchConf:
     study: Optional[StudyConf] = None
     # the study's budget, set by profile=quick|full (experiments/profile/); null outside studies
     profile: Optional[str] = None
+    # one more loss option swept by a study, +challenger=<loss option> (a study's sweep lists
+    # its losses as ${lossbench.arms:huber,mse,...}, which appends it; lossbench.naming)
+    challenger: Optional[str] = None
 
     def __post_init__(self) -> None:
         require(self.profile is None or self.profile in PROFILES, "profile",

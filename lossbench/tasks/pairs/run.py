@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
@@ -23,10 +23,12 @@ from lossbench.tasks.pairs.loop import pair_losses
 from lossbench.tasks.pairs.metrics import best_threshold, verification_metrics
 from lossbench.tasks.pairs.sampler import PairSampler
 from lossbench.tasks.pairs.schema import EmbeddingCNNConf, PairDataConf, PairLossConf
+from lossbench.targets import check_loss_target, loss_kwargs
 from lossbench.tracking import Tracker
 
 EMBED_BATCH = 1024
-PAIR_LOSSES = "contrastive, cosine_embedding or triplet"
+PAIR_LOSSES = ("contrastive, cosine_embedding, triplet or your own: loss=custom_pairs "
+               "loss._target_=...")
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,14 @@ DECLARATIONS = ("examples", "label", "distance")
 
 def loss_spec(cfg: DictConfig) -> PairLossSpec:
     check_group(cfg, "loss", PairLossConf, f"use a pair loss: {PAIR_LOSSES}")
-    return PairLossSpec(**{k: cfg.loss[k] for k in DECLARATIONS}, p=cfg.loss.get("p", 2.0))
+    check_loss_target(cfg.loss, DECLARATIONS)
+    return PairLossSpec(**{k: cfg.loss[k] for k in DECLARATIONS},
+                        p=loss_kwargs(cfg.loss, DECLARATIONS).get("p", 2.0))
 
 
 def build_loss(cfg_loss: DictConfig) -> torch.nn.Module:
-    """Instantiate a pair loss without its declarations."""
-    node = {k: v for k, v in OmegaConf.to_container(cfg_loss, resolve=True).items()
-            if k not in DECLARATIONS}
-    return instantiate(node)
+    """Instantiate a pair loss without its declarations (a custom loss's kwargs spread in)."""
+    return instantiate({"_target_": cfg_loss._target_, **loss_kwargs(cfg_loss, DECLARATIONS)})
 
 
 def check(cfg: DictConfig) -> None:

@@ -5,11 +5,11 @@ pairs or triplets, with which label encoding, at which distance (:class:`PairLos
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from lossbench.schema import DataConf, require
+from lossbench.schema import ConfigError, DataConf, require
 
 
 @dataclass
@@ -154,9 +154,29 @@ class TripletConf(PairLossConf):
         require(self.p > 0, "loss.p", "> 0", self.p)
 
 
+@dataclass
+class CustomPairLossConf(PairLossConf):
+    """Your own pair loss: ``loss=custom_pairs loss._target_=my_pkg.losses.MyPairLoss`` with
+    its declarations (by default: pairs with 1/0 labels at the euclidean distance). Like
+    torch's pair losses it is called ``loss(emb1, emb2, label)`` (``loss(anchor, positive,
+    negative)`` for triplets) and gets ``margin``, ``reduction`` and ``kwargs``."""
+
+    # keyword arguments of the loss's constructor beyond margin and reduction
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # the loss: a class or function, importable where lossbench runs (set by the user)
+    _target_: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(bool(self._target_), "loss._target_",
+                "your loss's import path, e.g. loss._target_=my_pkg.losses.MyLoss", self._target_)
+        for key in sorted(set(self.kwargs) & set(PairLossConf.__dataclass_fields__)):
+            raise ConfigError(f"loss.kwargs.{key}: set it as loss.{key}, not in loss.kwargs")
+
+
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"faces": FacesConf, "pair_images": PairImagesConf},
     "model": {"embedding_cnn": EmbeddingCNNConf},
     "loss": {"contrastive": ContrastiveConf, "cosine_embedding": CosineEmbeddingConf,
-             "triplet": TripletConf},
+             "triplet": TripletConf, "custom_pairs": CustomPairLossConf},
 }

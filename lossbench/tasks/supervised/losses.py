@@ -14,11 +14,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
 from lossbench.schema import check_group
+from lossbench.targets import check_loss_target, loss_kwargs
 from lossbench.tasks.supervised.schema import LossConf
 from lossbench.torchutil import reduce
 
@@ -111,21 +112,22 @@ DECLARATIONS = tuple(f.name for f in fields(LossSpec))
 def loss_spec(cfg: DictConfig) -> LossSpec:
     """The chosen loss's declarations, read once; a loss whose schema is not a supervised
     loss's (a pair or GAN loss) is refused naming the option."""
-    check_group(cfg, "loss", LossConf, "use a regression loss (mse, mae, huber, log_cosh) or a "
+    check_group(cfg, "loss", LossConf, "use a regression loss (mse, mae, huber, log_cosh), a "
                 "classification loss (bce, weighted_bce, focal, hinge, ce, sparse_ce, "
-                "weighted_ce, kl_div)")
+                "weighted_ce, kl_div) or your own: loss=custom loss._target_=...")
+    check_loss_target(cfg.loss, DECLARATIONS)
     return LossSpec(**{k: cfg.loss[k] for k in DECLARATIONS})
 
 
 def build_loss(cfg: DictConfig, y_train: Optional[np.ndarray] = None,
                num_classes: Optional[int] = None) -> nn.Module:
-    """Instantiate a loss config without its declarations (:class:`LossSpec`).
+    """Instantiate a loss config without its declarations (:class:`LossSpec`), a custom
+    loss's ``kwargs`` spread in.
 
     ``pos_weight`` / ``weight`` set to null are derived from the training labels, and numbers
     become the tensors torch's losses want.
     """
-    node = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
-            if k not in DECLARATIONS}
+    node = {"_target_": cfg._target_, **loss_kwargs(cfg, DECLARATIONS)}
     if "pos_weight" in node:
         pw = node["pos_weight"] if node["pos_weight"] is not None else derived_pos_weight(y_train)
         node["pos_weight"] = torch.tensor(float(pw))

@@ -6,11 +6,11 @@ declarations into one frozen spec."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from lossbench.schema import DataConf, require
+from lossbench.schema import ConfigError, DataConf, require
 
 
 @dataclass
@@ -246,6 +246,26 @@ class HuberConf(LossConf):
         require(self.delta > 0, "loss.delta", "> 0", self.delta)
 
 
+@dataclass
+class CustomLossConf(LossConf):
+    """Your own supervised loss: ``loss=custom loss._target_=my_pkg.losses.MyLoss`` (or a
+    ``loss/<name>.yaml`` in your config dir starting from ``/schema/loss/custom``). It declares
+    what :class:`LossConf` declares (by default: a regression loss on values) and passes
+    ``reduction`` and ``kwargs`` to its ``_target_``."""
+
+    # keyword arguments of the loss's constructor, e.g. {scale: 1.0}
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # the loss: a class or function, importable where lossbench runs (set by the user)
+    _target_: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(bool(self._target_), "loss._target_",
+                "your loss's import path, e.g. loss._target_=my_pkg.losses.MyLoss", self._target_)
+        for key in sorted(set(self.kwargs) & set(LossConf.__dataclass_fields__)):
+            raise ConfigError(f"loss.kwargs.{key}: set it as loss.{key}, not in loss.kwargs")
+
+
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"regression": RegressionDataConf, "class_table": ClassTableConf,
              "images": ImageDataConf, "imbalanced_images": ImbalancedImagesConf},
@@ -253,5 +273,5 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "loss": {"loss": LossConf, "huber": HuberConf, "binary": BinaryLossConf,
              "weighted_bce": WeightedBCEConf, "focal": FocalConf, "hinge": HingeConf,
              "multiclass": MulticlassLossConf, "cross_entropy": CrossEntropyConf,
-             "weighted_ce": WeightedCEConf},
+             "weighted_ce": WeightedCEConf, "custom": CustomLossConf},
 }
