@@ -99,10 +99,14 @@ class LossbenchConf:
     loss_name: str = "${lossbench.loss_name:${hydra:runtime.choices.loss}}"
     run_name: str = "${name}-${loss_name}-s${seed}"
     seed: int = 0
+    # auto: cuda when available, else cpu
     device: str = "auto"
     # CPU threads torch may use (0: torch's default); set it per job in parallel sweeps
     torch_threads: int = 0
+    # where data sets live (scikit-learn's data_home is <data_dir>/scikit_learn_data,
+    # torchvision's root is <data_dir>); LOSSBENCH_DATA_DIR overrides the default
     data_dir: str = "${oc.env:LOSSBENCH_DATA_DIR,'~/lossbench_data'}"
+    # fetch missing data sets when online
     download: bool = True
     data: Any = MISSING
     model: Any = MISSING

@@ -75,7 +75,7 @@ def _split_files(dirs: list[Path], prefix: str) -> Optional[tuple[Path, Path]]:
     return (images, labels) if images and labels else None
 
 
-def load_idx_images(dataset: str, data_dir: str, download: bool = True) -> Images:
+def load_idx_images(dataset: str, data_dir: str, download: bool) -> Images:
     """MNIST or Fashion-MNIST from ``data_dir`` (downloading with torchvision if allowed)."""
     if dataset not in IDX_SETS:
         raise ValueError(f"dataset must be one of {sorted(IDX_SETS)}, got {dataset!r}")
@@ -124,12 +124,12 @@ def load_images(dataset: str, data_dir: str, download: bool) -> Images:
                                                                              download)
 
 
-def to_splits(images: Images, val_fraction: float, seed: int,
-              max_train: Optional[int] = None) -> Splits:
+def to_splits(images: Images, val_fraction: float, seed: int, max_train: Optional[int]) -> Splits:
     """Float ``(N, 1, H, W)`` splits, normalized with the training pixels' mean and std.
 
     Validation is drawn (stratified, by ``seed``) from the source's training split; the
-    source's test split stays the test split. ``max_train`` subsamples training images.
+    source's test split stays the test split. ``max_train`` subsamples training images
+    (None: all of them).
     """
     x_tr, x_va, y_tr, y_va = train_test_split(images.x_train, images.y_train,
                                               test_size=val_fraction, random_state=seed,

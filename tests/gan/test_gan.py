@@ -27,27 +27,26 @@ FAKE = torch.tensor([-1.0, 0.0, 1.0])
 
 # --------------------------------------------------------------------------- losses
 def test_wasserstein_losses_signs_and_values():
-    loss = WassersteinLoss()
+    loss = WassersteinLoss(n_critic=5, clip=0.01)
     # critic minimises E[D(fake)] - E[D(real)] = 0 - 2
     assert loss.critic_loss(REAL, FAKE).item() == pytest.approx(-2.0)
     assert loss.critic_loss(FAKE, REAL).item() == pytest.approx(2.0)
     # generator minimises -E[D(fake)]: higher fake scores, lower loss
     assert loss.generator_loss(FAKE).item() == pytest.approx(0.0)
     assert loss.generator_loss(REAL).item() == pytest.approx(-2.0)
-    assert (loss.n_critic, loss.clip) == (5, 0.01)
 
 
 def test_wasserstein_clips_critic_weights_after_a_step():
     critic = torch.nn.Linear(3, 1)
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[0.5, -0.005, -2.0]]))
-    WassersteinLoss(clip=0.01).after_critic_step(critic)
+    WassersteinLoss(n_critic=5, clip=0.01).after_critic_step(critic)
     np.testing.assert_allclose(critic.weight.detach().numpy(), [[0.01, -0.005, -0.01]])
     assert critic.bias.abs().item() <= 0.01
 
 
 def test_non_saturating_gan_losses_values():
-    loss = NonSaturatingGanLoss()
+    loss = NonSaturatingGanLoss(n_critic=1)
     zero = torch.zeros(4)
     # D = sigmoid(0) = 1/2 everywhere: critic -log(1/2) - log(1/2), generator -log(1/2)
     assert loss.critic_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
@@ -88,11 +87,10 @@ def test_gradient_penalty_on_images_and_lambda():
     with torch.no_grad():
         critic[1].weight.fill_(0.5)  # |w| = sqrt(16 * 0.25) = 2
     real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
-    loss = WassersteinGPLoss(gp_lambda=10.0)
+    loss = WassersteinGPLoss(n_critic=5, gp_lambda=10.0)
     gen = torch.Generator().manual_seed(0)
     pen = loss.penalty(lambda x: critic(x).squeeze(-1), real, fake, gen)
     assert pen.item() == pytest.approx(10.0 * (2.0 - 1.0) ** 2, rel=1e-5)
-    assert (loss.n_critic, loss.gp_lambda) == (5, 10.0)
     before = critic[1].weight.clone()
     loss.after_critic_step(critic)  # WGAN-GP does not clip
     assert torch.equal(before, critic[1].weight)
@@ -158,15 +156,19 @@ def test_class_histogram():
 
 
 # --------------------------------------------------------------------------- data, models
+MIXTURE = dict(layout="ring", n_modes=8, scale=2.0, std=0.02, n_train=4000, n_eval=500,
+               split_seed=3)
+
+
 def test_mixtures_have_disjoint_modes_and_held_out_points():
     ring = mode_centres("ring", 8, 2.0)
     np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 2.0)
     grid = mode_centres("grid", 25, 2.0)
     assert sorted(set(grid[:, 0].round(6))) == [-4.0, -2.0, 0.0, 2.0, 4.0]
-    d = gaussian_mixture("ring", 8, 2.0, 0.02, n_train=4000, n_eval=500, split_seed=3)
+    d = gaussian_mixture("", False, **MIXTURE)
     assert d.x_train.shape == (4000, 2) and d.x_eval.shape == (500, 2) and d.kind == "points"
     assert mode_coverage(d.x_train, d.modes, d.std)["hq_fraction"] > 0.97
-    again = gaussian_mixture("ring", 8, 2.0, 0.02, n_train=4000, n_eval=500, split_seed=3)
+    again = gaussian_mixture("", False, **MIXTURE)
     np.testing.assert_array_equal(d.x_train, again.x_train)
     assert not np.array_equal(d.x_eval, d.x_train[:500])
 
@@ -180,7 +182,7 @@ def test_models_emit_raw_scores_and_samples_of_the_data_shape():
     assert points.generate(torch.randn(5, 2)).shape == (5, 2)
     assert points.score(torch.randn(5, 2)).shape == (5,)
     with pytest.raises(ValueError, match="divisible by 4"):
-        dcgan((1, 30, 30))
+        dcgan((1, 30, 30), latent_dim=16, width=8)
 
 
 # --------------------------------------------------------------------------- configs

@@ -3,6 +3,8 @@ identity-disjoint splits, verification metrics, the loss mapping and a tiny end-
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +20,7 @@ from lossbench.tasks.pairs.data import identity_split, normalized_splits, olivet
 from lossbench.tasks.pairs.sampler import PairSampler
 from lossbench.tasks.pairs.losses import ContrastiveLoss, contrastive_loss
 from lossbench.tasks.pairs.models import EmbeddingCNN
+from lossbench.tasks.pairs.schema import FacesConf
 from lossbench.tasks.pairs.run import build_loss, loss_spec
 from lossbench.tasks.pairs.metrics import best_threshold, equal_error_rate, verification_metrics
 from tests.conftest import SHARED_DATA, compose_config
@@ -54,16 +57,16 @@ def test_contrastive_loss_on_a_3_4_5_pair_and_reductions():
     e1 = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]], dtype=F64)
     e2 = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.3, 0.4]], dtype=F64)  # d = 5, 0.5, 0.5
     same = torch.tensor([1, 1, 0])
-    per = ContrastiveLoss(reduction="none")(e1, e2, same)
+    per = ContrastiveLoss(margin=1.0, reduction="none")(e1, e2, same)
     torch.testing.assert_close(per, torch.tensor([12.5, 0.125, 0.125], dtype=F64))
-    assert ContrastiveLoss()(e1, e2, same).item() == pytest.approx(12.75 / 3)
-    assert ContrastiveLoss(reduction="sum")(e1, e2, same).item() == pytest.approx(12.75)
+    assert ContrastiveLoss(margin=1.0)(e1, e2, same).item() == pytest.approx(12.75 / 3)
+    assert ContrastiveLoss(margin=1.0, reduction="sum")(e1, e2, same).item() == pytest.approx(12.75)
 
 
 @pytest.mark.parametrize("same", [0, 1])
 def test_contrastive_gradient_is_finite_at_zero_distance(same):
     e1, e2 = (e.requires_grad_(True) for e in _pair(0.0))
-    loss = ContrastiveLoss()(e1, e2, torch.tensor([same]))
+    loss = ContrastiveLoss(margin=1.0)(e1, e2, torch.tensor([same]))
     loss.backward()
     assert torch.isfinite(e1.grad).all() and torch.isfinite(e2.grad).all()
     torch.testing.assert_close(e1.grad, torch.zeros_like(e1))  # no direction at d = 0
@@ -77,7 +80,7 @@ def test_contrastive_gradient_matches_the_derivative():
     e1 = torch.tensor([[0.1, 0.2]], dtype=F64, requires_grad=True)
     e2 = torch.tensor([[0.4, 0.6]], dtype=F64)  # d = 0.5
     diff = (e1 - e2).detach()
-    ContrastiveLoss()(e1, e2, torch.tensor([1])).backward()
+    ContrastiveLoss(margin=1.0)(e1, e2, torch.tensor([1])).backward()
     torch.testing.assert_close(e1.grad, diff)
     e1.grad = None
     ContrastiveLoss(margin=1.0)(e1, e2, torch.tensor([0])).backward()
@@ -211,16 +214,20 @@ def test_pair_data_adds_fixed_balanced_eval_pairs_within_each_split():
     assert data.info["identities_test"] == 2 and data.info["n_train"] == 24
 
 
+# the loader's arguments as data=olivetti gives them (the schema's values), split seed 0
+FACES = {k: v for k, v in asdict(FacesConf(split_seed=0)).items() if k != "_target_"}
+
+
 def test_missing_olivetti_offline_is_a_clear_error(tmp_path):
     with pytest.raises(DataNotFoundError, match="olivetti_py3.pkz") as err:
-        olivetti(str(tmp_path), download=False)
+        olivetti(str(tmp_path), download=False, **FACES)
     assert str(tmp_path / "scikit_learn_data") in str(err.value)
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "scikit_learn_data" / "olivetti_py3.pkz").exists(),
                     reason="no offline Olivetti copy")
 def test_real_olivetti_test_people_are_never_seen_in_training():
-    data = olivetti(str(SHARED_DATA), download=False, split_seed=0)
+    data = olivetti(str(SHARED_DATA), download=False, **FACES)
     s = data.splits
     assert (len(set(s.y_train)), len(set(s.y_val)), len(set(s.y_test))) == (24, 8, 8)
     assert not set(s.y_test) & set(s.y_train) and not set(s.y_val) & set(s.y_train)
@@ -248,7 +255,8 @@ def test_eer_auc_and_threshold_by_hand():
 def test_embedding_cnn_shared_weights_and_normalisation():
     torch.manual_seed(0)
     x = torch.randn(5, 1, 16, 16)
-    model = EmbeddingCNN((1, 16, 16), embedding_dim=7, channels=[4, 8], normalize=True)
+    model = EmbeddingCNN((1, 16, 16), embedding_dim=7, channels=[4, 8], hidden=16,
+                         normalize=True)
     emb = model(x)
     assert emb.shape == (5, 7)
     torch.testing.assert_close(emb.norm(dim=1), torch.ones(5))

@@ -9,6 +9,7 @@ from sklearn import metrics as skm
 
 from lossbench.app import run
 from lossbench.data import DataNotFoundError
+from lossbench.schema import ConfigError
 from lossbench.tasks.supervised.data import imbalanced_images, spambase, subsample_positives
 from lossbench.data.images import load_idx_images, read_idx
 from lossbench.tasks.supervised.metrics import classification_metrics, expected_calibration_error, recall_at_precision
@@ -94,7 +95,8 @@ def test_subsample_positives_hits_the_rate():
 def test_imbalanced_images_same_positive_rate_in_every_split(tmp_path):
     fake_mnist(tmp_path, n_train=3000, n_test=1000)
     s = imbalanced_images(str(tmp_path), False, dataset="fashion_mnist", val_fraction=0.2,
-                          split_seed=0, positive_class=3, positive_rate=0.05)
+                          split_seed=0, positive_class=3, positive_rate=0.05, num_classes=2,
+                          max_train=None)
     for part in ("train", "val", "test"):
         y = s.split(part)[1]
         assert set(np.unique(y)) == {0, 1}
@@ -102,15 +104,23 @@ def test_imbalanced_images_same_positive_rate_in_every_split(tmp_path):
     assert s.x_train.shape[1:] == (1, 28, 28)
 
 
+SPAM = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0, num_classes=2, positive_rate=None)
+
+
 def test_spambase_reads_the_uci_csv_and_stratifies(tmp_path):
     fake_spambase(tmp_path)
-    s = spambase(str(tmp_path), False, val_fraction=0.2, test_fraction=0.2, split_seed=0)
+    s = spambase(str(tmp_path), False, **SPAM)
     assert s.x_train.shape[1] == 57
     for part in ("train", "val", "test"):
         assert s.split(part)[1].mean() == pytest.approx(0.4, abs=0.02)
     with pytest.raises(DataNotFoundError, match="spambase.data"):
-        spambase(str(tmp_path / "empty"), False, val_fraction=0.2, test_fraction=0.2,
-                 split_seed=0)
+        spambase(str(tmp_path / "empty"), False, **SPAM)
+
+
+def test_a_loader_refuses_a_class_count_its_labels_do_not_have(tmp_path):
+    fake_spambase(tmp_path)
+    with pytest.raises(ConfigError, match=r"num_classes: must be 2 \(the classes of spambase"):
+        spambase(str(tmp_path), False, **{**SPAM, "num_classes": 3})
 
 
 # ------------------------------------------------------------------ end to end

@@ -51,8 +51,8 @@ def test_inject_outliers_scales_the_requested_fraction():
 
 
 def test_outliers_only_touch_training_targets():
-    clean = diabetes(split_seed=0, **SPLIT, **CLEAN)
-    dirty = diabetes(split_seed=0, **SPLIT, **{**CLEAN, "outlier_fraction": 0.1})
+    clean = diabetes("", False, split_seed=0, **SPLIT, **CLEAN)
+    dirty = diabetes("", False, split_seed=0, **SPLIT, **{**CLEAN, "outlier_fraction": 0.1})
     np.testing.assert_array_equal(clean.y_val, dirty.y_val)
     np.testing.assert_array_equal(clean.y_test, dirty.y_test)
     changed = (clean.y_train != dirty.y_train).sum()
@@ -60,8 +60,8 @@ def test_outliers_only_touch_training_targets():
 
 
 def test_standardized_target_round_trips_to_its_units():
-    s = diabetes(split_seed=0, **SPLIT, **{**CLEAN, "standardize_target": True})
-    raw = diabetes(split_seed=0, **SPLIT, **CLEAN)
+    s = diabetes("", False, split_seed=0, **SPLIT, **{**CLEAN, "standardize_target": True})
+    raw = diabetes("", False, split_seed=0, **SPLIT, **CLEAN)
     assert abs(s.y_train.mean()) < 1e-5
     back = s.target_scaler.inverse_transform(s.y_test.reshape(-1, 1)).ravel()
     np.testing.assert_allclose(back, raw.y_test, rtol=1e-5)

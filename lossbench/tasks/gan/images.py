@@ -15,8 +15,8 @@ def to_unit_range(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / 127.5 - 1.0)[:, None, :, :]
 
 
-def images(dataset: str = "fashion_mnist", n_eval: int = 2000, split_seed: int = 0,
-           data_dir: str = "~/lossbench_data", download: bool = True) -> GanData:
+def images(data_dir: str, download: bool, *, dataset: str, n_eval: int,
+           split_seed: int) -> GanData:
     """All training images, and ``n_eval`` test images (drawn at random from ``split_seed``)."""
     imgs = load_images(dataset, data_dir, download)
     rng = np.random.default_rng(split_seed)

@@ -46,7 +46,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
 class GanLoss(nn.Module):
     """Base objective: no penalty, nothing after a critic update."""
 
-    def __init__(self, n_critic: int = 1) -> None:
+    def __init__(self, n_critic: int) -> None:
         super().__init__()
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
@@ -71,7 +71,7 @@ class GanLoss(nn.Module):
 class WassersteinLoss(GanLoss):
     """WGAN with weight clipping."""
 
-    def __init__(self, n_critic: int = 5, clip: float = 0.01) -> None:
+    def __init__(self, n_critic: int, clip: float) -> None:
         super().__init__(n_critic)
         if clip <= 0:
             raise ValueError(f"clip must be > 0, got {clip}")
@@ -92,7 +92,7 @@ class WassersteinLoss(GanLoss):
 class WassersteinGPLoss(WassersteinLoss):
     """WGAN-GP: the Wasserstein losses with a gradient penalty instead of clipping."""
 
-    def __init__(self, n_critic: int = 5, gp_lambda: float = 10.0) -> None:
+    def __init__(self, n_critic: int, gp_lambda: float) -> None:
         GanLoss.__init__(self, n_critic)
         if gp_lambda < 0:
             raise ValueError(f"gp_lambda must be >= 0, got {gp_lambda}")
@@ -111,9 +111,6 @@ class WassersteinGPLoss(WassersteinLoss):
 
 class NonSaturatingGanLoss(GanLoss):
     """The standard GAN on logits, non-saturating generator loss."""
-
-    def __init__(self, n_critic: int = 1) -> None:
-        super().__init__(n_critic)
 
     def critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         # BCE(real, 1) + BCE(fake, 0) = softplus(-real) + softplus(fake)

@@ -37,8 +37,7 @@ class GanPair(nn.Module):
         return self.generator(z)
 
 
-def mlp_gan(sample_shape: Sequence[int], latent_dim: int = 2,
-            hidden: Sequence[int] = (128, 128, 128)) -> GanPair:
+def mlp_gan(sample_shape: Sequence[int], latent_dim: int, hidden: Sequence[int]) -> GanPair:
     """ReLU MLPs: latent -> point, point -> score, for samples of shape ``(d,)``."""
     if len(sample_shape) != 1:
         raise ValueError(f"mlp_gan is for points (d,), got samples of shape {tuple(sample_shape)}")
@@ -81,7 +80,7 @@ class ConvCritic(nn.Module):
         return self.net(x)
 
 
-def dcgan(sample_shape: Sequence[int], latent_dim: int = 64, width: int = 32) -> GanPair:
+def dcgan(sample_shape: Sequence[int], latent_dim: int, width: int) -> GanPair:
     """DCGAN-style pair for square images ``(C, H, H)`` with ``H`` divisible by 4 (28x28)."""
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2] or sample_shape[1] % 4:
         raise ValueError(f"dcgan needs square (C, H, H) images with H divisible by 4, got "

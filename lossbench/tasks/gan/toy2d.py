@@ -35,9 +35,8 @@ def sample_mixture(centres: np.ndarray, std: float, n: int,
     return (centres[which] + std * rng.standard_normal((n, 2))).astype(np.float32)
 
 
-def gaussian_mixture(layout: str = "ring", n_modes: int = 8, scale: float = 2.0,
-                     std: float = 0.02, n_train: int = 50000, n_eval: int = 2000,
-                     split_seed: int = 0, data_dir: str = "", download: bool = False) -> GanData:
+def gaussian_mixture(data_dir: str, download: bool, *, layout: str, n_modes: int, scale: float,
+                     std: float, n_train: int, n_eval: int, split_seed: int) -> GanData:
     """Training and held-out evaluation points of the mixture, drawn from ``split_seed``."""
     del data_dir, download  # generated, nothing to load
     centres = mode_centres(layout, n_modes, scale)

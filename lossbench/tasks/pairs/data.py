@@ -77,10 +77,9 @@ def pair_data(splits: Splits, *, positive_fraction: float, pairs_per_epoch: int,
     return PairData(splits, fixed, positive_fraction, pairs_per_epoch, info)
 
 
-def olivetti(data_dir: str = "~/lossbench_data", download: bool = True, *, split_seed: int = 0,
-             val_fraction: float = 0.2, test_fraction: float = 0.2, image_size: int = 32,
-             positive_fraction: float = 0.5, pairs_per_epoch: int = 1024,
-             eval_pairs: int = 2000) -> PairData:
+def olivetti(data_dir: str, download: bool, *, split_seed: int, val_fraction: float,
+             test_fraction: float, image_size: int, positive_fraction: float,
+             pairs_per_epoch: int, eval_pairs: int) -> PairData:
     """Olivetti (AT&T) faces, split by identity; images average-pooled to ``image_size``."""
     bunch = fetch_sklearn(fetch_olivetti_faces, data_dir, download, "Olivetti faces",
                           "olivetti_py3.pkz")
@@ -95,10 +94,9 @@ def olivetti(data_dir: str = "~/lossbench_data", download: bool = True, *, split
                            "identities_disjoint": True})
 
 
-def mnist_pairs(data_dir: str = "~/lossbench_data", download: bool = True, *,
-                dataset: str = "mnist", split_seed: int = 0, val_fraction: float = 0.1,
-                max_train: Optional[int] = 10000, positive_fraction: float = 0.5,
-                pairs_per_epoch: int = 1024, eval_pairs: int = 2000) -> PairData:
+def mnist_pairs(data_dir: str, download: bool, *, dataset: str, split_seed: int,
+                val_fraction: float, max_train: Optional[int], positive_fraction: float,
+                pairs_per_epoch: int, eval_pairs: int) -> PairData:
     """MNIST-format images as same / different class pairs, on the usual image splits."""
     images = load_images(dataset, data_dir, download)
     splits = to_splits(images, val_fraction, split_seed, max_train)

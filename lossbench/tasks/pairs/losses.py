@@ -14,7 +14,7 @@ from lossbench.torchutil import reduce
 
 
 def contrastive_loss(distance_sq: torch.Tensor, similar: torch.Tensor,
-                     margin: float = 1.0) -> torch.Tensor:
+                     margin: float) -> torch.Tensor:
     """Per-pair contrastive loss (Hadsell, Chopra & LeCun 2006) from squared distances.
 
     Similar pairs (``similar`` = 1) cost ``d^2 / 2``, dissimilar ones (0) ``max(0, m - d)^2 / 2``.
@@ -31,7 +31,7 @@ class ContrastiveLoss(nn.Module):
     """Contrastive loss on two batches of embeddings and a 1 (same) / 0 (different) target,
     called like ``torch.nn.CosineEmbeddingLoss``: ``loss(emb1, emb2, target)``."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+    def __init__(self, margin: float, reduction: str = "mean") -> None:
         super().__init__()
         if margin <= 0:
             raise ValueError(f"margin must be > 0, got {margin}")

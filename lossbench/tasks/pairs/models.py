@@ -14,9 +14,8 @@ class EmbeddingCNN(nn.Module):
     same weights) embeds every image of a pair or triplet. ``normalize`` puts embeddings on the
     unit sphere."""
 
-    def __init__(self, in_shape: Sequence[int], embedding_dim: int = 32,
-                 channels: Sequence[int] = (16, 32, 64), hidden: int = 128,
-                 normalize: bool = False) -> None:
+    def __init__(self, in_shape: Sequence[int], embedding_dim: int, channels: Sequence[int],
+                 hidden: int, normalize: bool) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         width = in_shape[0]

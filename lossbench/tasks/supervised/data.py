@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from lossbench.data.errors import download_timeout, fetch_sklearn, missing
 from lossbench.data.images import load_images, to_splits
 from lossbench.data.tabular import Splits, make_splits
+from lossbench.schema import ConfigError
 
 
 def inject_outliers(y: np.ndarray, fraction: float, scale_min: float, scale_max: float,
@@ -59,14 +60,14 @@ def _finish(x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction:
     return s
 
 
-def california(data_dir: str = "~/lossbench_data", download: bool = True, **kw) -> Splits:
+def california(data_dir: str, download: bool, **kw) -> Splits:
     """California housing (20,640 block groups; target: median value in $100k)."""
     bunch = fetch_sklearn(fetch_california_housing, data_dir, download, "California housing",
                           "cal_housing_py3.pkz")
     return _finish(bunch.data, bunch.target, name="california_housing", **kw)
 
 
-def diabetes(data_dir: str = "", download: bool = False, **kw) -> Splits:
+def diabetes(data_dir: str, download: bool, **kw) -> Splits:
     """scikit-learn's bundled diabetes table (442 patients): needs no download."""
     del data_dir, download  # bundled with scikit-learn
     x, y = load_diabetes(return_X_y=True)
@@ -88,11 +89,27 @@ def subsample_positives(x: np.ndarray, y: np.ndarray, rate: float,
 
 
 def _table(x: np.ndarray, y: np.ndarray, name: str, *, val_fraction: float,
-           test_fraction: float, split_seed: int, positive_rate: Optional[float]) -> Splits:
+           test_fraction: float, split_seed: int, num_classes: int,
+           positive_rate: Optional[float]) -> Splits:
     """Stratified, standardized splits of a labelled table, positives at ``positive_rate``."""
     s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
     s.info = {"dataset": name}
-    return _at_rate(s, positive_rate, split_seed)
+    return check_classes(_at_rate(s, positive_rate, split_seed), num_classes)
+
+
+def check_classes(s: Splits, num_classes: int) -> Splits:
+    """Return ``s`` if its labels are the classes ``0 .. num_classes - 1``.
+
+    ``data.num_classes`` is the data set's class count as the config declares it: the task
+    sizes the model's head and checks the loss against it before any data loads; this is where
+    the declaration meets the labels.
+    """
+    found = 1 + max(int(s.split(part)[1].max()) for part in ("train", "val", "test"))
+    if found != num_classes:
+        name = s.info.get("dataset", s.info.get("source", "the data set"))
+        raise ConfigError(f"data.num_classes: must be {found} (the classes of {name}), "
+                          f"got {num_classes}")
+    return s
 
 
 def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
@@ -108,9 +125,8 @@ def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
     return s
 
 
-def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_fraction: float,
-             test_fraction: float, split_seed: int, num_classes: int = 2,
-             positive_rate: Optional[float] = None) -> Splits:
+def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
+             split_seed: int, num_classes: int, positive_rate: Optional[float]) -> Splits:
     """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
     path = Path(data_dir).expanduser() / "spambase" / "spambase.data"
     if not path.is_file() and download:
@@ -128,31 +144,30 @@ def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_f
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
-                  positive_rate=positive_rate)
+                  num_classes=num_classes, positive_rate=positive_rate)
 
 
-def breast_cancer(data_dir: str = "", download: bool = False, *, val_fraction: float,
-                  test_fraction: float, split_seed: int, num_classes: int = 2,
-                  positive_rate: Optional[float] = None) -> Splits:
+def breast_cancer(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
+                  split_seed: int, num_classes: int, positive_rate: Optional[float]) -> Splits:
     """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
     del data_dir, download  # bundled with scikit-learn
     x, y = load_breast_cancer(return_X_y=True)
     malignant = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
     return _table(x, malignant, "breast_cancer", val_fraction=val_fraction,
-                  test_fraction=test_fraction, split_seed=split_seed, positive_rate=positive_rate)
+                  test_fraction=test_fraction, split_seed=split_seed, num_classes=num_classes,
+                  positive_rate=positive_rate)
 
 
-def images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
-           val_fraction: float, split_seed: int, num_classes: int = 10,
-           max_train: Optional[int] = None) -> Splits:
+def images(data_dir: str, download: bool, *, dataset: str, val_fraction: float,
+           split_seed: int, num_classes: int, max_train: Optional[int]) -> Splits:
     """MNIST, Fashion-MNIST or the bundled 8x8 digits as ``(N, 1, H, W)`` float splits."""
-    return to_splits(load_images(dataset, data_dir, download), val_fraction, split_seed, max_train)
+    s = to_splits(load_images(dataset, data_dir, download), val_fraction, split_seed, max_train)
+    return check_classes(s, num_classes)
 
 
-def imbalanced_images(data_dir: str = "~/lossbench_data", download: bool = True, *, dataset: str,
-                      val_fraction: float, split_seed: int, positive_class: int,
-                      positive_rate: float, num_classes: int = 2,
-                      max_train: Optional[int] = None) -> Splits:
+def imbalanced_images(data_dir: str, download: bool, *, dataset: str, val_fraction: float,
+                      split_seed: int, positive_class: int, positive_rate: float,
+                      num_classes: int, max_train: Optional[int]) -> Splits:
     """``positive_class`` against the rest, positives at ``positive_rate`` in train, val and
     test alike (the "cancer screening" stand-in built from real images)."""
     src = load_images(dataset, data_dir, download)
@@ -160,4 +175,4 @@ def imbalanced_images(data_dir: str = "~/lossbench_data", download: bool = True,
     src.y_test = (src.y_test == positive_class).astype(np.int64)
     s = to_splits(src, val_fraction, split_seed, max_train)
     s.info |= {"dataset": f"{dataset} class {positive_class} vs rest"}
-    return _at_rate(s, positive_rate, split_seed)
+    return check_classes(_at_rate(s, positive_rate, split_seed), num_classes)

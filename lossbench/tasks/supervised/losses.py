@@ -53,7 +53,7 @@ class FocalLoss(nn.Module):
     down-weights easy examples. Targets are 0/1 floats.
     """
 
-    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "mean") -> None:
+    def __init__(self, alpha: float, gamma: float, reduction: str = "mean") -> None:
         super().__init__()
         reduce(torch.zeros(()), reduction)
         self.alpha, self.gamma, self.reduction = alpha, gamma, reduction
@@ -66,7 +66,7 @@ class FocalLoss(nn.Module):
 class BinaryHingeLoss(nn.Module):
     """``max(0, margin - y * s)`` on raw scores ``s`` with labels ``y`` in {-1, +1}."""
 
-    def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
+    def __init__(self, margin: float, reduction: str = "mean") -> None:
         super().__init__()
         reduce(torch.zeros(()), reduction)
         self.margin, self.reduction = margin, reduction

@@ -14,8 +14,8 @@ class MLP(nn.Module):
     """Fully connected ReLU network with no output activation; inputs of shape ``in_shape``
     (a table row, or an image) are flattened."""
 
-    def __init__(self, in_shape: Sequence[int], out_features: int, hidden: Sequence[int] = (64, 64),
-                 dropout: float = 0.0) -> None:
+    def __init__(self, in_shape: Sequence[int], out_features: int, hidden: Sequence[int],
+                 dropout: float) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
@@ -35,8 +35,8 @@ class SmallCNN(nn.Module):
     """Two conv blocks and a linear head for 1-channel images of any size >= 8x8 (MNIST's
     28x28, scikit-learn's 8x8 digits): the adaptive pool fixes the head's input size."""
 
-    def __init__(self, in_shape: Sequence[int], out_features: int,
-                 channels: Sequence[int] = (16, 32), hidden: int = 64, dropout: float = 0.0) -> None:
+    def __init__(self, in_shape: Sequence[int], out_features: int, channels: Sequence[int],
+                 hidden: int, dropout: float) -> None:
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
