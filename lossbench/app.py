@@ -30,7 +30,7 @@ def load_data(cfg: DictConfig):
     try:
         return instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
     except InstantiationException as e:  # show a missing data set's own message, unwrapped
-        if isinstance(e.__cause__, DataNotFoundError):
+        if isinstance(e.__cause__, (DataNotFoundError, ConfigError)):
             raise e.__cause__ from None
         raise
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import TrainerConf, check_group
+from lossbench.schema import ConfigError, TrainerConf, check_group
 from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
@@ -40,7 +40,7 @@ class PairLossSpec:
     examples: str
     label: str
     distance: str
-    p: float = 2.0
+    p: Optional[float]  # the p-norm of distance=pnorm (the loss's own ``p``), else None
 
     def distance_fn(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
         if self.distance == "cosine":
@@ -64,8 +64,10 @@ DECLARATIONS = ("examples", "label", "distance")
 def loss_spec(cfg: DictConfig) -> PairLossSpec:
     check_group(cfg, "loss", PairLossConf, f"use a pair loss: {PAIR_LOSSES}")
     check_loss_target(cfg.loss, DECLARATIONS)
-    return PairLossSpec(**{k: cfg.loss[k] for k in DECLARATIONS},
-                        p=loss_kwargs(cfg.loss, DECLARATIONS).get("p", 2.0))
+    p = loss_kwargs(cfg.loss, DECLARATIONS).get("p") if cfg.loss.distance == "pnorm" else None
+    if cfg.loss.distance == "pnorm" and p is None:
+        raise ConfigError("loss.p: distance=pnorm needs the loss's p-norm (loss.p)")
+    return PairLossSpec(**{k: cfg.loss[k] for k in DECLARATIONS}, p=p)
 
 
 def build_loss(cfg_loss: DictConfig) -> torch.nn.Module:

@@ -1,6 +1,6 @@
 """Schemas of the supervised task kind (regression and classification): its data sets, models
 and losses. A supervised loss declares the head it needs, what it consumes and its target
-encoding (:class:`LossConf`); :func:`lossbench.tasks.supervised.spec.loss_spec` turns these
+encoding (:class:`LossConf`); :func:`lossbench.tasks.supervised.losses.loss_spec` turns these
 declarations into one frozen spec."""
 
 from __future__ import annotations
