@@ -109,7 +109,7 @@ class LossbenchConf:
     # trainer=supervised (TrainerConf: epochs, early stopping) or trainer=gan (GanTrainerConf)
     trainer: Any = MISSING
     tracking: Any = MISSING
-    # continue from the last checkpoint in the job's checkpoint dir (task gan)
+    # continue from the last checkpoint in the job's checkpoint dir (every task kind)
     resume: bool = False
     # set by +experiment=<study> (experiments/experiment/): what lossbench report judges
     study: Optional[StudyConf] = None

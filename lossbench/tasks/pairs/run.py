@@ -129,4 +129,5 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     tracker.set_tags({f"data.{k}": v for k, v in data.info.items()})
     losses = pair_losses(model, lambda emb, same: spec.batch_loss(loss_fn, emb, same),
                          x["train"], draw, batch_size=cfg.trainer.batch_size)
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures, rngs={"pairs": sampler.rng}),
+                      tracker)

@@ -22,6 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
+from lossbench.loop import batch_generator
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group
@@ -115,7 +116,9 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 y_true, proba, f"test: {title}")
         return out
 
+    batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, loss_fn, x_train, encode_target(y_train, spec.target_encoding, k),
-                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          batch_size=cfg.trainer.batch_size, generator=batches,
                           to_loss_input=lambda out: loss_input(out, spec))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures,
+                                          rngs={"batches": batches}), tracker)

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
+from lossbench.loop import batch_generator
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group
@@ -59,7 +60,9 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
         }
 
+    batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,
-                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          batch_size=cfg.trainer.batch_size, generator=batches,
                           to_loss_input=lambda out: out.squeeze(-1))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures,
+                                          rngs={"batches": batches}), tracker)
