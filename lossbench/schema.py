@@ -147,3 +147,9 @@ def check_group(cfg: Any, group: str, base: "type | tuple[type, ...]", need: str
     if not (isinstance(schema_type, type) and issubclass(schema_type, base)):
         raise ConfigError(f"{group}={chosen(cfg, group)} does not fit {cfg.name} "
                           f"(a {cfg.task} task): {need}")
+
+
+def check_monitor(cfg: Any, logged: "list[str] | tuple[str, ...]") -> None:
+    """Refuse a ``trainer.monitor`` the task does not log (``logged``), before any training."""
+    require(cfg.trainer.monitor in logged, "trainer.monitor",
+            f"a metric {cfg.name} logs ({', '.join(logged)})", cfg.trainer.monitor)

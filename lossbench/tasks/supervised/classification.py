@@ -25,11 +25,12 @@ from lossbench.data.tabular import Splits
 from lossbench.loop import batch_generator
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, check_group
+from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import check_common, epoch_losses, to_device
+from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
-from lossbench.tasks.supervised.metrics import classification_metrics
+from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
+                                                classification_metrics)
 from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
 from lossbench.tracking import Tracker
 
@@ -49,6 +50,8 @@ def check(cfg: DictConfig) -> None:
     if spec.head == "binary" and k != 2:
         raise ConfigError(f"loss={name} needs a binary head (one output), but data has {k} "
                           "classes: use ce, sparse_ce, weighted_ce or kl_div")
+    check_monitor(cfg, epoch_metrics(CLASSIFICATION + (BINARY_ONLY if spec.head == "binary"
+                                                       else ())))
 
 
 def head_size(spec: LossSpec, num_classes: int) -> int:

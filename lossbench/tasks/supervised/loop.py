@@ -23,6 +23,11 @@ def check_common(cfg: DictConfig) -> None:
     check_group(cfg, "model", (MLPConf, CNNConf), "use model=mlp or model=cnn")
 
 
+def epoch_metrics(names: "tuple[str, ...]") -> list[str]:
+    """What the epoch loop logs per epoch, hence what ``trainer.monitor`` may name."""
+    return ["train_loss", *(f"val_{n}" for n in names)]
+
+
 def to_device(splits: Splits, device: torch.device) -> Tensors:
     return {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
             for part in ("train", "val", "test")}
