@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench import outcomes
 from lossbench.checkpoint import CheckpointError
-from lossbench.data import DataNotFoundError
+from lossbench.data import DataFileError, DataNotFoundError
 from lossbench.loop import TrainingDiverged
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.tasks import task_module
@@ -33,7 +33,7 @@ def load_data(cfg: DictConfig):
     try:
         return instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
     except InstantiationException as e:  # show a missing data set's own message, unwrapped
-        if isinstance(e.__cause__, DataNotFoundError):
+        if isinstance(e.__cause__, (DataNotFoundError, DataFileError)):
             raise e.__cause__ from None
         raise
 
@@ -88,7 +88,7 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
     sweep_dir, job = _sweep_dir(), str(cfg.get("run_name", "?"))
     try:
         final = run(cfg)
-    except (ConfigError, DataNotFoundError) as e:
+    except (ConfigError, DataNotFoundError, DataFileError) as e:
         if sweep_dir is None:  # a user error: its message, not a traceback
             print(f"lossbench: error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
