@@ -15,7 +15,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.data import DataNotFoundError
+from lossbench import outcomes
+from lossbench.checkpoint import CheckpointError
+from lossbench.data import DataFileError, DataNotFoundError
+from lossbench.loop import TrainingDiverged
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.tasks import task_module
 from lossbench.torchutil import resolve_device, seed_everything
@@ -30,7 +33,7 @@ def load_data(cfg: DictConfig):
     try:
         return instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
     except InstantiationException as e:  # show a missing data set's own message, unwrapped
-        if isinstance(e.__cause__, (DataNotFoundError, ConfigError)):
+        if isinstance(e.__cause__, (DataNotFoundError, ConfigError, DataFileError)):
             raise e.__cause__ from None
         raise
 
@@ -53,6 +56,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     validate(cfg)  # fails on bad values before anything is loaded
     task = task_module(cfg.task)
     task.check(cfg)  # a group option that does not fit the task kind, e.g. a GAN loss
+    device = resolve_device(cfg.device)  # device=cuda without CUDA: refused before the run
     tracker = make_tracker(cfg)
     sweep_dir = _sweep_dir()
     in_sweep = sweep_dir is not None and not isinstance(tracker, NullTracker)
@@ -64,7 +68,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
-        device = resolve_device(cfg.device)
         tracker.set_tags({"device": str(device)})
         log.info("%s on %s", cfg.run_name, device)
         data = load_data(cfg)
@@ -79,19 +82,30 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def hydra_main(cfg: DictConfig) -> Optional[float]:
-    """Entry point: in a sweep a failed job is logged (and its run marked FAILED) and the sweep
-    goes on; a single run re-raises so the exit status says it failed."""
+    """Entry point: in a sweep a failed job is logged (and its run marked FAILED), its outcome
+    recorded (lossbench.outcomes) and the sweep goes on; a single run exits non-zero: 2 with one
+    line for a user error, 1 with one line for a diverged run, a traceback for anything else."""
+    sweep_dir, job = _sweep_dir(), str(cfg.get("run_name", "?"))
     try:
         final = run(cfg)
-    except (ConfigError, DataNotFoundError) as e:
-        if _sweep_dir() is None:  # a user error: its message, not a traceback
+    except (ConfigError, DataNotFoundError, DataFileError) as e:
+        if sweep_dir is None:  # a user error: its message, not a traceback
             print(f"lossbench: error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
-        log.error("job %s failed: %s: %s", cfg.get("run_name", "?"), type(e).__name__, e)
+        log.error("job %s failed: %s: %s", job, type(e).__name__, e)
+        refused = isinstance(e, ConfigError) and not isinstance(e, CheckpointError)
+        outcomes.record(sweep_dir, job, "refused" if refused else "failed", str(e))
         return None
     except Exception as e:
-        if _sweep_dir() is None:
+        if sweep_dir is None:
+            if isinstance(e, TrainingDiverged):  # the run is FAILED with its reason
+                print(f"lossbench: error: training diverged: {e}; lower optimizer.lr "
+                      f"(now {cfg.optimizer.lr:g}) or set trainer.grad_clip", file=sys.stderr)
+                raise SystemExit(1) from None
             raise
-        log.error("job %s failed: %s: %s", cfg.get("run_name", "?"), type(e).__name__, e)
+        log.error("job %s failed: %s: %s", job, type(e).__name__, e)
+        outcomes.record(sweep_dir, job, "failed", f"{type(e).__name__}: {e}")
         return None
+    if sweep_dir is not None:
+        outcomes.record(sweep_dir, job, "finished")
     return final.get(f"final_{cfg.trainer.monitor}")

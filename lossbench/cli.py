@@ -1,10 +1,34 @@
 """``lossbench`` console script: runs the Hydra app (``lossbench [overrides]``, ``-m`` sweeps);
 ``lossbench report [options]`` writes the case-study report (lossbench.report);
-``lossbench scenarios --loss ...`` lists where a loss fits (lossbench.scenarios)."""
+``lossbench scenarios --loss ...`` lists where a loss fits (lossbench.scenarios).
+
+A config that does not compose (an unknown option, a key the chosen option lacks) is one line
+on stderr and exit status 2, like a bad value. A sweep exits 1 when any job failed or was
+refused, after one summary line (:mod:`lossbench.outcomes`)."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+
+
+def hydra_error_line(ex: BaseException) -> str:
+    """One line for a Hydra composition or override error, naming the group or key."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    cause = ex.__cause__
+    head = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        where = head.split(":", 1)[0]  # "In 'scenario/spam'"
+        group = str(cause.full_key).split(".", 1)[0]
+        reason = str(getattr(cause, "msg", cause)).strip().splitlines()[0]
+        return (f"{cause.full_key}: {reason} ({where}); the {group} option chosen (on the "
+                f"command line or by a data/loss option) does not fit this scenario")
+    lines = str(ex).split("Config search path")[0].splitlines()  # "...\n\tbce\n\tce"
+    options = [line.strip() for line in lines if line.startswith("\t")]
+    text = " ".join(line.strip() for line in lines if line.strip() and line.strip() not in options)
+    return text + (f" {', '.join(options)}" if options else "")
 
 
 def main() -> None:
@@ -16,6 +40,24 @@ def main() -> None:
         from lossbench.scenarios import main as scenarios_main
 
         raise SystemExit(scenarios_main(sys.argv[2:]))
+    from hydra.errors import ConfigCompositionException, OverrideParseException
+
+    from lossbench import outcomes
     from lossbench.app import hydra_main
 
-    hydra_main()
+    # let Hydra's own errors reach us (we print them as one line); a job's errors are handled
+    # in hydra_main, so this only changes how an unexpected crash's traceback is trimmed
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    fd, record = tempfile.mkstemp(prefix="lossbench-jobs-", suffix=".jsonl")
+    os.close(fd)
+    os.environ[outcomes.ENV] = record
+    try:
+        try:
+            hydra_main()
+        except (ConfigCompositionException, OverrideParseException) as e:
+            print(f"lossbench: error: {hydra_error_line(e)}", file=sys.stderr)
+            raise SystemExit(2) from None
+        status = outcomes.report(record)
+    finally:
+        os.unlink(record)
+    raise SystemExit(status)

@@ -10,6 +10,7 @@ Value checks (``lr > 0``, ``0 <= fraction <= 1`` ...) live in ``__post_init__`` 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -115,7 +116,7 @@ class LossbenchConf:
     # trainer=supervised (TrainerConf: epochs, early stopping) or trainer=gan (GanTrainerConf)
     trainer: Any = MISSING
     tracking: Any = MISSING
-    # continue from the last checkpoint in the job's checkpoint dir (task gan)
+    # continue from the last checkpoint in the job's checkpoint dir (every task kind)
     resume: bool = False
     # set by +experiment=<study> (experiments/experiment/): what lossbench report judges
     study: Optional[StudyConf] = None
@@ -129,7 +130,7 @@ class LossbenchConf:
         require(self.profile is None or self.profile in PROFILES, "profile",
                  f"one of {', '.join(PROFILES)} or null", self.profile)
         require(self.task in TASKS, "task", f"one of {', '.join(TASKS)}", self.task)
-        ok = self.device in DEVICES or self.device.startswith("cuda:")
+        ok = self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None
         require(ok, "device", "auto, cpu, cuda or cuda:N", self.device)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
         require(self.torch_threads >= 0, "torch_threads", ">= 0 (0: torch's default)",

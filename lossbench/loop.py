@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -26,6 +27,24 @@ class FitResult:
     best_epoch: int = 0
     epochs_run: int = 0
     seconds: float = 0.0
+
+
+@dataclass
+class FitState:
+    """Where the epoch loop stands after an epoch: what a checkpoint needs (with the model's,
+    the optimizer's and the RNGs' states) to continue it exactly. ``best_weights`` is None
+    until the first epoch; ``stopped`` says early stopping ended the loop."""
+
+    epoch: int = 0
+    best: float = math.nan
+    best_epoch: int = 0
+    since_best: int = 0
+    best_weights: Optional[dict[str, torch.Tensor]] = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
 
 
 def batch_generator(seed: int, device: torch.device) -> torch.Generator:
@@ -50,19 +69,23 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
         epochs: int, patience: int, monitor: str, monitor_mode: str,
         evaluate: Callable[[], dict[str, float]],
         on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
-        grad_clip: float = 0.0) -> FitResult:
+        grad_clip: float = 0.0, state: Optional[FitState] = None,
+        on_state: Callable[[FitState], None] = lambda state: None) -> FitResult:
     """The epoch loop every batch-trained task shares.
 
     ``epoch_losses(epoch)`` yields ``(batch loss, batch size)``; each loss gets one optimizer
     step. After each epoch ``evaluate`` runs and ``on_epoch`` gets the metrics; early stopping
     watches ``metrics[monitor]`` and the best epoch's weights are restored at the end.
+    ``on_state`` gets the loop's state after every epoch (to checkpoint it); a ``state`` from
+    a checkpoint continues the loop after its epoch (model and optimizer already restored).
     """
-    result = FitResult()
-    best = math.inf if monitor_mode == "min" else -math.inf
-    best_state = copy.deepcopy(model.state_dict())
-    since_best = 0
+    s = state or FitState(best=math.inf if monitor_mode == "min" else -math.inf)
+    if s.best_weights is None:
+        s.best_weights = copy.deepcopy(model.state_dict())
     tic = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(s.epoch + 1, epochs + 1):
+        if s.stopped:
+            break
         model.train()
         total, count = None, 0
         for loss, size in epoch_losses(epoch):
@@ -78,19 +101,19 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
         metrics = {"train_loss": train_loss, **evaluate()}
-        result.history.append({"epoch": epoch, **metrics})
-        result.epochs_run = epoch
-        on_epoch(epoch, metrics)
         if monitor not in metrics:
             raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
                            f"choose one of {sorted(metrics)}")
-        if improved(metrics[monitor], best, monitor_mode):
-            best, result.best_epoch, since_best = metrics[monitor], epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+        s.history.append({"epoch": epoch, **metrics})
+        s.epoch = epoch
+        on_epoch(epoch, metrics)
+        if improved(metrics[monitor], s.best, monitor_mode):
+            s.best, s.best_epoch, s.since_best = metrics[monitor], epoch, 0
+            s.best_weights = copy.deepcopy(model.state_dict())
         else:
-            since_best += 1
-            if patience and since_best >= patience:
-                break
-    model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - tic
-    return result
+            s.since_best += 1
+            s.stopped = bool(patience and s.since_best >= patience)
+        on_state(s)
+    model.load_state_dict(s.best_weights)
+    return FitResult(history=s.history, best_epoch=s.best_epoch, epochs_run=s.epoch,
+                     seconds=time.perf_counter() - tic)

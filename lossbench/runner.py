@@ -5,19 +5,32 @@ split, and its figures. :func:`run_epochs` does the rest, the same way for every
 optimizer from ``cfg.optimizer``, the epoch loop (:func:`lossbench.loop.fit`: early stopping on
 ``trainer.monitor``, best weights restored), validation metrics per epoch, the test split once
 at the end on the restored weights, the ``final_*`` metrics and the figures.
+
+Every ``trainer.checkpoint_every`` epochs (and at the end) the model, the optimizer, the loop's
+state (early stopping: best value, epoch and weights, epochs since the best, the history) and
+every RNG (the process-wide ones and the task's own: batch order, pair sampler) go to
+``<checkpoint dir>/last.pt`` (:mod:`lossbench.checkpoint`). ``resume=true`` continues from
+there to the same final metrics as an uninterrupted run; like the GAN task, the resumed job is
+a new MLflow run (tag ``resumed_from_epoch``) that re-logs the earlier epochs' metrics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any, Optional
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from lossbench.loop import FitResult, fit
+from lossbench import checkpoint
+from lossbench.loop import FitResult, FitState, fit
 from lossbench.tracking import Tracker, log_figures
+
+log = logging.getLogger(__name__)
 
 EpochLosses = Callable[[int], Iterator[tuple[torch.Tensor, int]]]
 
@@ -33,35 +46,76 @@ class EpochTask:
     * ``epoch_losses(epoch)`` yields ``(batch loss, batch size)``, one optimizer step each;
     * ``score(part)`` returns the metrics of split ``part`` ("val" or "test"), unprefixed;
     * ``figures(result)`` maps artifact paths to figure builders, called once at the end.
-    * ``extra(val_metrics)`` adds metrics that depend on the validation ones (e.g. a
-      threshold chosen on validation), given to ``score`` of later parts.
+    * ``rngs`` names the task's own generators (torch or numpy) that a resume must restore.
     """
 
     model: torch.nn.Module
     epoch_losses: EpochLosses
     score: Callable[[str], dict[str, float]]
     figures: Callable[[FitResult], dict[str, Callable]] = field(default=lambda result: {})
+    rngs: dict[str, Any] = field(default_factory=dict)
+
+
+# settings a resumed job must share with the job it continues (epochs and patience may change)
+FINGERPRINT_KEYS = ("task", "seed", "data", "model", "loss", "optimizer", "trainer.batch_size",
+                    "trainer.monitor", "trainer.monitor_mode", "trainer.grad_clip")
 
 
 def run_title(cfg: DictConfig) -> str:
     return f"{cfg.name} / {cfg.loss_name} / seed {cfg.seed}"
 
 
+def restore(cfg: DictConfig, task: EpochTask, optimizer: torch.optim.Optimizer,
+            tracker: Tracker, ckpt_dir: Path, fprint: str) -> Optional[FitState]:
+    """With ``resume=true``: load the checkpoint into the model, optimizer and RNGs, re-log
+    its epochs into this run; return the loop's state (None: start afresh)."""
+    state = checkpoint.load(ckpt_dir, fprint)
+    if state is None:
+        log.warning("resume=true but no checkpoint in %s: starting afresh", ckpt_dir)
+        return None
+    task.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    for name, rng in task.rngs.items():
+        checkpoint.set_rng_state(rng, state["task_rngs"][name])
+    checkpoint.set_global_rng_state(state["rng"])
+    fit_state = FitState(**state["fit"])
+    for h in fit_state.history:  # the new run gets the whole curve
+        tracker.log_metrics({k: v for k, v in h.items() if k != "epoch"}, step=h["epoch"])
+    tracker.set_tags({"resumed_from_epoch": str(fit_state.epoch)})
+    log.info("resumed from %s after epoch %d", ckpt_dir, fit_state.epoch)
+    return fit_state
+
+
 def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, float]:
     """Train ``task`` with ``cfg.optimizer`` and ``cfg.trainer``; log ``train_loss`` and
     ``val_*`` per epoch, then ``final_val_*`` and ``final_test_*`` (the restored best epoch),
-    the epoch counts and times; log the figures; return the final metrics."""
+    the epoch counts and times; log the figures; return the final metrics. Checkpoints every
+    ``trainer.checkpoint_every`` epochs and at the end; resumes with ``resume=true``."""
     optimizer = instantiate(cfg.optimizer)(task.model.parameters())
     tc = cfg.trainer
+    ckpt_dir, fprint = checkpoint.checkpoint_dir(cfg), checkpoint.fingerprint(cfg, FINGERPRINT_KEYS)
+    start = restore(cfg, task, optimizer, tracker, ckpt_dir, fprint) if cfg.resume else None
+    tracker.set_tags({"checkpoint_dir": str(ckpt_dir.resolve())})
+
+    def save(state: FitState) -> None:
+        last = state.stopped or state.epoch == tc.epochs
+        if last or (tc.checkpoint_every and state.epoch % tc.checkpoint_every == 0):
+            checkpoint.save(ckpt_dir, {
+                "model": task.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "task_rngs": {k: checkpoint.rng_state(r) for k, r in task.rngs.items()},
+                "fit": state.as_dict()}, fprint)
+
     result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
                  patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
                  grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
-                 on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch))
+                 on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
+                 state=start, on_state=save)
     final = {f"final_{k}": v for part in ("val", "test")
              for k, v in prefixed(part, task.score(part)).items()}
+    trained_here = result.epochs_run - (start.epoch if start else 0)  # seconds: this process
     final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "train_seconds": result.seconds,
-              "seconds_per_epoch": result.seconds / max(result.epochs_run, 1)}
+              "seconds_per_epoch": result.seconds / max(trained_here, 1)}
     tracker.log_metrics(final, step=result.epochs_run)
     log_figures(tracker, task.figures(result))
     return final

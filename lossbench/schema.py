@@ -10,7 +10,7 @@ default.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import MISSING
 
@@ -89,6 +89,10 @@ class TrainerConf:
     monitor_mode: str = "min"
     # clip the gradient norm (0: no clipping)
     grad_clip: float = 0.0
+    # save model, optimizer, loop and RNG states every so many epochs (0: at the end only)
+    checkpoint_every: int = 1
+    # null: <hydra output dir>/checkpoints (./checkpoints outside Hydra)
+    checkpoint_dir: Optional[str] = None
 
     def __post_init__(self) -> None:
         require(self.epochs > 0, "trainer.epochs", "> 0", self.epochs)
@@ -97,6 +101,8 @@ class TrainerConf:
         require(self.monitor_mode in ("min", "max"), "trainer.monitor_mode", "min or max",
                  self.monitor_mode)
         require(self.grad_clip >= 0, "trainer.grad_clip", ">= 0", self.grad_clip)
+        require(self.checkpoint_every >= 0, "trainer.checkpoint_every", ">= 0",
+                 self.checkpoint_every)
 
 
 
@@ -141,3 +147,9 @@ def check_group(cfg: Any, group: str, base: "type | tuple[type, ...]", need: str
     if not (isinstance(schema_type, type) and issubclass(schema_type, base)):
         raise ConfigError(f"{group}={chosen(cfg, group)} does not fit {cfg.name} "
                           f"(a {cfg.task} task): {need}")
+
+
+def check_monitor(cfg: Any, logged: "list[str] | tuple[str, ...]") -> None:
+    """Refuse a ``trainer.monitor`` the task does not log (``logged``), before any training."""
+    require(cfg.trainer.monitor in logged, "trainer.monitor",
+            f"a metric {cfg.name} logs ({', '.join(logged)})", cfg.trainer.monitor)

@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from lossbench.schema import ConfigError
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -18,7 +20,11 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name} but CUDA is not available; use device=auto or cpu")
+        raise ConfigError(f"device={name} but CUDA is not available here; use device=auto "
+                          "or device=cpu")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"device={name} but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
     return torch.device(name)
 
 

@@ -3,7 +3,7 @@ MNIST-format image files (:mod:`lossbench.data.images`) and the error a missing 
 raises (:mod:`lossbench.data.errors`). The loaders themselves live with their kind, in
 ``lossbench/tasks/<kind>/data.py``."""
 
-from lossbench.data.errors import DataNotFoundError
+from lossbench.data.errors import DataFileError, DataNotFoundError
 from lossbench.data.tabular import Splits
 
-__all__ = ["DataNotFoundError", "Splits"]
+__all__ = ["DataFileError", "DataNotFoundError", "Splits"]

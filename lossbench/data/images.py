@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -19,7 +20,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from lossbench.data.errors import download_timeout, missing
+from lossbench.data.errors import DataFileError, download_timeout, missing
 from lossbench.data.tabular import Splits
 
 log = logging.getLogger(__name__)
@@ -49,16 +50,28 @@ class Images:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (MNIST's format), gzipped or not."""
+    """Read an IDX file (MNIST's format), gzipped or not; a broken one is a
+    :class:`DataFileError` naming the file (and, when cut short, the item and byte)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file")
-    ndim = data[3]
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataFileError(f"cannot read {path}: {type(e).__name__}: {e}") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:
+        raise DataFileError(f"{path} is not an IDX file (bad magic number at byte 0)")
+    ndim, dtype = data[3], np.dtype(IDX_DTYPES[data[2]])
+    offset = 4 + 4 * ndim
+    if len(data) < offset:
+        raise DataFileError(f"{path}: the header is cut short ({len(data)} of {offset} bytes)")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    arr = np.frombuffer(data, dtype=IDX_DTYPES[data[2]], offset=4 + 4 * ndim)
-    return arr.reshape(shape)
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - offset != expected:
+        item = int(np.prod(shape[1:])) * dtype.itemsize or 1
+        raise DataFileError(f"{path}: the header says shape {shape} ({expected} bytes of data), "
+                            f"the file has {len(data) - offset}: it ends in item "
+                            f"{(len(data) - offset) // item} at byte {len(data)}; fetch it again")
+    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
 
 
 def _find(dirs: list[Path], stem: str) -> Optional[Path]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lossbench.app import run
-from lossbench.loop import TrainingDiverged, fit
+from lossbench.loop import TrainingDiverged, batch_generator, fit
 from lossbench.tasks.supervised.loop import epoch_losses
 from lossbench.tasks.supervised.models import MLP
 from tests.conftest import compose_config
@@ -22,7 +22,8 @@ def _fit(loss_fn, evaluate, **kw):
     x, y = _toy()
     model = MLP((3,), 1, hidden=[8], dropout=0.0)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    losses = epoch_losses(model, loss_fn, x, y, batch_size=16, seed=0,
+    losses = epoch_losses(model, loss_fn, x, y, batch_size=16,
+                          generator=batch_generator(0, torch.device("cpu")),
                           to_loss_input=lambda o: o.squeeze(-1))
     args = dict(epochs=20, patience=3, monitor="val", monitor_mode="min",
                 evaluate=lambda: evaluate(model))

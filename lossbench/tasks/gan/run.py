@@ -17,9 +17,9 @@ import time
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from lossbench.schema import check_group
+from lossbench.schema import check_group, check_monitor
 from lossbench.tasks.gan.data import GanData
 from lossbench.tasks.gan import checkpoint, plots
 from lossbench.tasks.gan.evaluate import make_evaluator
@@ -44,6 +44,8 @@ def check(cfg: DictConfig) -> None:
     check_group(cfg, "data", (MixtureDataConf, GanImagesConf), "use GAN data (gaussians8, "
                 "gaussians25, fashion_mnist_gan or mnist_gan)")
     check_group(cfg, "model", (GanMLPConf, DCGANConf), "use model=gan_mlp (2-D) or dcgan")
+    kind = "points" if issubclass(OmegaConf.get_type(cfg.data), MixtureDataConf) else "images"
+    check_monitor(cfg, CURVES[kind])
 
 
 def build_trainer(cfg: DictConfig, data: GanData, device: torch.device) -> GanTrainer:

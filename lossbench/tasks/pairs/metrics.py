@@ -30,6 +30,10 @@ def best_threshold(same: np.ndarray, distance: np.ndarray) -> float:
     return float(-thresholds[int(np.argmax(accuracy))])
 
 
+# the keys verification_metrics returns
+VERIFICATION = ("roc_auc", "eer", "accuracy", "pos_dist", "neg_dist")
+
+
 def verification_metrics(same: np.ndarray, distance: np.ndarray,
                          threshold: float) -> dict[str, float]:
     same = np.asarray(same).astype(bool)

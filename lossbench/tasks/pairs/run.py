@@ -16,11 +16,11 @@ from omegaconf import DictConfig
 
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, TrainerConf, check_group
+from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor
 from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
-from lossbench.tasks.pairs.metrics import best_threshold, verification_metrics
+from lossbench.tasks.pairs.metrics import VERIFICATION, best_threshold, verification_metrics
 from lossbench.tasks.pairs.sampler import PairSampler
 from lossbench.tasks.pairs.schema import EmbeddingCNNConf, PairDataConf, PairLossConf
 from lossbench.targets import check_loss_target, loss_kwargs
@@ -82,6 +82,7 @@ def check(cfg: DictConfig) -> None:
                 "data=mnist_pairs")
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
+    check_monitor(cfg, ["train_loss", *(f"val_{k}" for k in ("threshold", *VERIFICATION))])
 
 
 def run(cfg: DictConfig, data: PairData, device: torch.device,
@@ -133,4 +134,5 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     tracker.set_tags({f"data.{k}": v for k, v in data.info.items()})
     losses = pair_losses(model, lambda emb, same: spec.batch_loss(loss_fn, emb, same),
                          x["train"], draw, batch_size=cfg.trainer.batch_size)
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures, rngs={"pairs": sampler.rng}),
+                      tracker)

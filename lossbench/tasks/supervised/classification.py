@@ -22,13 +22,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
+from lossbench.loop import batch_generator
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, check_group
+from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import check_common, epoch_losses, to_device
+from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
-from lossbench.tasks.supervised.metrics import classification_metrics
+from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
+                                                classification_metrics)
 from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
 from lossbench.tracking import Tracker
 
@@ -48,6 +50,8 @@ def check(cfg: DictConfig) -> None:
     if spec.head == "binary" and k != 2:
         raise ConfigError(f"loss={name} needs a binary head (one output), but data has {k} "
                           "classes: use ce, sparse_ce, weighted_ce or kl_div")
+    check_monitor(cfg, epoch_metrics(CLASSIFICATION + (BINARY_ONLY if spec.head == "binary"
+                                                       else ())))
 
 
 def head_size(spec: LossSpec, num_classes: int) -> int:
@@ -115,7 +119,9 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 y_true, proba, f"test: {title}")
         return out
 
+    batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, loss_fn, x_train, encode_target(y_train, spec.target_encoding, k),
-                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          batch_size=cfg.trainer.batch_size, generator=batches,
                           to_loss_input=lambda out: loss_input(out, spec))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures,
+                                          rngs={"batches": batches}), tracker)

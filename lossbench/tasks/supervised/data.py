@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.datasets import fetch_california_housing, load_breast_cancer, load_diabetes
 from sklearn.preprocessing import StandardScaler
 
-from lossbench.data.errors import download_timeout, fetch_sklearn, missing
+from lossbench.data.errors import DataFileError, download_timeout, fetch_sklearn, missing
 from lossbench.data.images import load_images, to_splits
 from lossbench.data.tabular import Splits, make_splits
 from lossbench.schema import ConfigError
@@ -125,6 +125,23 @@ def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
     return s
 
 
+def first_bad_cell(path: Path, columns: int) -> str:
+    """Where a numeric CSV first breaks: line and column (both from 1), and why."""
+    with open(path, errors="replace") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            cells = line.rstrip("\n").split(",")
+            if len(cells) != columns:
+                return f"line {line_no} has {len(cells)} columns, expected {columns} (a cut line?)"
+            for col, cell in enumerate(cells, 1):
+                try:
+                    float(cell)
+                except ValueError:
+                    return f"line {line_no}, column {col}: {cell.strip()[:40]!r} is not a number"
+    return ""
+
+
 def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
              split_seed: int, num_classes: int, positive_rate: Optional[float]) -> Splits:
     """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
@@ -141,7 +158,12 @@ def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fractio
     if not path.is_file():
         raise missing("Spambase (spambase/spambase.data)", str(path.parent),
                       f"download {SPAMBASE_URL} into that folder, or run with download=true.")
-    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise DataFileError(f"cannot parse {path}: {first_bad_cell(path, 58) or e}") from None
+    if table.shape[1] != 58:
+        raise DataFileError(f"cannot parse {path}: {first_bad_cell(path, 58)}")
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
                   num_classes=num_classes, positive_rate=positive_rate)

@@ -10,7 +10,7 @@ import torch
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
-from lossbench.loop import batch_generator, batch_indices
+from lossbench.loop import batch_indices
 from lossbench.schema import TrainerConf, check_group
 from lossbench.tasks.supervised.schema import CNNConf, MLPConf
 
@@ -23,18 +23,24 @@ def check_common(cfg: DictConfig) -> None:
     check_group(cfg, "model", (MLPConf, CNNConf), "use model=mlp or model=cnn")
 
 
+def epoch_metrics(names: "tuple[str, ...]") -> list[str]:
+    """What the epoch loop logs per epoch, hence what ``trainer.monitor`` may name."""
+    return ["train_loss", *(f"val_{n}" for n in names)]
+
+
 def to_device(splits: Splits, device: torch.device) -> Tensors:
     return {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
             for part in ("train", "val", "test")}
 
 
 def epoch_losses(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, target: torch.Tensor,
-                 *, batch_size: int, seed: int,
+                 *, batch_size: int, generator: torch.Generator,
                  to_loss_input: Callable[[torch.Tensor], torch.Tensor],
                  ) -> Callable[[int], Iterator[tuple[torch.Tensor, int]]]:
-    """``epoch -> (batch loss, batch size)`` over a fresh seeded permutation of ``x`` each
-    epoch; ``to_loss_input`` maps the model's raw output to what ``loss_fn`` consumes."""
-    generator = batch_generator(seed, x.device)
+    """``epoch -> (batch loss, batch size)`` over a fresh permutation of ``x`` each epoch,
+    drawn from ``generator`` (:func:`lossbench.loop.batch_generator`, seeded by the run; a
+    checkpoint saves its state); ``to_loss_input`` maps the model's raw output to what
+    ``loss_fn`` consumes."""
 
     def losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
         for idx in batch_indices(len(x), batch_size, generator, x.device):

@@ -6,6 +6,13 @@ import numpy as np
 from sklearn import metrics as skm
 
 
+# the keys regression_metrics and classification_metrics return (binary heads add BINARY_ONLY)
+REGRESSION = ("rmse", "mae", "medae", "r2")
+CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "log_loss", "ece",
+                  "roc_auc", "average_precision")
+BINARY_ONLY = ("recall_at_90_precision",)
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """RMSE, MAE, median absolute error and R2, in the target's units."""
     return {

@@ -9,13 +9,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
+from lossbench.loop import batch_generator
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, check_group
+from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import check_common, epoch_losses, to_device
+from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
-from lossbench.tasks.supervised.metrics import regression_metrics
+from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics
 from lossbench.tasks.supervised.schema import RegressionDataConf
 from lossbench.tracking import Tracker
 
@@ -30,6 +31,7 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"loss={cfg.loss_name} is not a regression loss (it consumes "
                           f"{spec.consumes}); {cfg.name} is a regression task: use mse, mae, "
                           "huber or log_cosh")
+    check_monitor(cfg, epoch_metrics(REGRESSION))
 
 
 def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
@@ -59,7 +61,9 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
         }
 
+    batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,
-                          batch_size=cfg.trainer.batch_size, seed=cfg.seed,
+                          batch_size=cfg.trainer.batch_size, generator=batches,
                           to_loss_input=lambda out: out.squeeze(-1))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures), tracker)
+    return run_epochs(cfg, EpochTask(model, losses, score, figures,
+                                          rngs={"batches": batches}), tracker)

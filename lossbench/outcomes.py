@@ -1,0 +1,59 @@
+"""How each job of a sweep ended, so the sweep's exit status and summary tell the truth.
+
+Every job appends one JSON line ``{"job", "outcome", "reason"}`` (outcome: finished, failed or
+refused, i.e. stopped by config validation before any data loaded) to
+``<sweep dir>/jobs.jsonl`` (the sweep's record, kept) and to the file the ``lossbench`` command
+names in ``$LOSSBENCH_JOBS`` (read back by :func:`report` when Hydra's multirun returns).
+Jobs may run in parallel processes: each line is written under an exclusive lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+ENV = "LOSSBENCH_JOBS"
+FILE = "jobs.jsonl"
+OUTCOMES = ("finished", "failed", "refused")
+
+
+def _append(path: Path, line: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(line + "\n")
+
+
+def record(sweep_dir: str, job: str, outcome: str, reason: str = "") -> None:
+    """Append a job's outcome to the sweep dir's record and to ``$LOSSBENCH_JOBS``."""
+    line = json.dumps({"job": job, "outcome": outcome, "reason": " ".join(reason.split())[:300]})
+    _append(Path(sweep_dir) / FILE, line)
+    if os.environ.get(ENV):
+        _append(Path(os.environ[ENV]), line)
+
+
+def summary(lines: list[dict]) -> Optional[str]:
+    """``sweep: N jobs: a finished, b failed, c refused; first reasons: ...`` (None: no jobs)."""
+    if not lines:
+        return None
+    counts = {o: sum(1 for x in lines if x["outcome"] == o) for o in OUTCOMES}
+    reasons = list(dict.fromkeys(f"{x['job']}: {x['reason']}" for x in lines
+                                 if x["outcome"] != "finished"))[:2]
+    text = f"sweep: {len(lines)} jobs: " + ", ".join(f"{n} {o}" for o, n in counts.items())
+    return text + (f"; first reasons: {' | '.join(reasons)}" if reasons else "")
+
+
+def report(path: str) -> int:
+    """Print the summary of the jobs recorded in ``path`` (a sweep: one line on stderr);
+    return the exit status: 1 when any job failed or was refused, else 0."""
+    p = Path(path)
+    lines = [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
+    text = summary(lines)
+    if text is None:  # a single run: it raised if it failed
+        return 0
+    print(f"lossbench: {text}", file=sys.stderr)
+    return 1 if any(x["outcome"] != "finished" for x in lines) else 0
