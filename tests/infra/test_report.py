@@ -16,6 +16,7 @@ from mlflow.entities import Metric, Param
 from omegaconf import OmegaConf
 
 from lossbench import report, stats
+from lossbench.config import CLAIM_IDS, CLAIM_TYPES
 from lossbench.tracking import PARENT_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +171,7 @@ def test_render_tables_intervals_power_and_plots(house, tmp_path):
     # the opening table: every claim of the guide, the judged ones with their verdict
     assert "| C1 | MSE is sensitive to outliers; MAE is robust to them | no study yet |" in text
     assert sum(line.startswith("| C") for line in text.splitlines()) == 17
+    assert set(report.CLAIMS) == set(CLAIM_IDS) and stats.CLAIM_TYPES == CLAIM_TYPES
     assert "| C8 | " in text and "[wgan](#wgan) | superiority | **supported** | Δ vs gan -1.002 " \
                                  "| 6 |" in text
     assert "[house_price](#house_price) | superiority | **refuted** |" in text
