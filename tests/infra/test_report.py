@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -330,3 +332,34 @@ def test_cli_refuses_a_missing_store_and_reports_one_experiment(house, tmp_path)
                         str(out), "--no-plots"]) == 0
     assert "## wgan" in out.read_text() and "## house_price" not in out.read_text()
     assert report.main(["--tracking-uri", house.uri, "--experiment", "nope"]) == 2
+
+
+def test_seeds_needed_per_claim_type_and_margin_lines():
+    """Equivalence: power at the margin with true difference 0; non-inferiority: at the
+    observed effect shifted by the margin; both in sd units of the paired differences, at
+    alpha / family size."""
+    d = np.array([0.004, -0.003, 0.006, -0.001, 0.002])  # sd ~0.0037, margin 0.005
+    sd = d.std(ddof=1)
+    eq = report.compare("all", "ce", "kl", d, np.zeros(5), [], "max", "equivalence", 0.005)
+    assert eq.test.verdict == "inconclusive"
+    assert eq.seeds_needed() == stats.seeds_needed(0.0, 0.05, 0.8, "equivalence", 0.005 / sd)
+    ni = report.compare("all", "bce", "hinge", d - 0.004, np.zeros(5), [], "max",
+                        "non_inferiority", 0.005)
+    assert ni.test.verdict == "inconclusive"
+    pair = replace(ni, family=2)
+    assert pair.seeds_needed() == stats.seeds_needed(
+        ni.test.oriented_dz, 0.025, 0.8, "non_inferiority", 0.005 / sd) > ni.seeds_needed()
+    decided = report.compare("all", "a", "b", d + 1, np.zeros(5), [], "max")
+    assert decided.test.verdict == "supported" and decided.seeds_needed() is None
+
+    def study(kind, mode, margin):
+        conf = report.StudyConf(headline="final_x", headline_mode=mode, guide_loss="a",
+                                claim="c", claim_id="C1", claim_type=kind, margin=margin,
+                                margin_reason=None if margin is None else "r")
+        return SimpleNamespace(conf=conf)
+
+    from lossbench.report_plots import claim_bounds
+    assert claim_bounds(study("superiority", "min", None)) == []
+    assert claim_bounds(study("non_inferiority", "max", 0.01)) == [-0.01]  # guide may lose 0.01
+    assert claim_bounds(study("non_inferiority", "min", 0.01)) == [0.01]
+    assert claim_bounds(study("equivalence", "max", 0.01)) == [-0.01, 0.01]
