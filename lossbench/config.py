@@ -49,20 +49,37 @@ PROFILES = ("quick", "full")
 naming.register_resolvers()  # lossbench.loss_name, lossbench.arms
 
 
+CLAIM_TYPES = ("superiority", "non_inferiority", "equivalence")  # as lossbench.stats
+# the guide's claims are numbered C1..C17 (../shared/guide/CLAIMS.md); "table" is its
+# scenario table (section 六), which pairs each case study with a loss and an optimizer
+CLAIM_IDS = (*(f"C{i}" for i in range(1, 18)), "table")
+
+
 @dataclass
 class StudyConf:
     """What ``lossbench report`` needs to judge a case study (``+experiment=<study>``): its
-    headline metric and direction, the guide's paired loss and claim, and the per-profile
-    budget values the experiment file interpolates (``${study.budget.${profile}.epochs}``)."""
+    headline metric and direction, the guide's loss, the claim (which of the guide's claims,
+    its type and margin), and the per-profile budget values the experiment file interpolates
+    (``${study.budget.${profile}.epochs}``).
+
+    Claim types (the tests are in ``lossbench.stats``): ``superiority`` (the guide's loss is
+    better), ``non_inferiority`` (not worse by more than ``margin``), ``equivalence`` (within
+    ``margin`` either way). A margin is in the headline's units, > 0, given with a one-line
+    ``margin_reason``, and only for the latter two."""
 
     # a final_* metric every job logs, e.g. final_test_rmse
     headline: str = MISSING
     # min: lower is better (RMSE, W1), max: higher is better (average precision, ROC-AUC)
     headline_mode: str = "min"
     # the guide's loss for this scenario; the report compares it with every other swept loss
-    paired_loss: str = MISSING
+    guide_loss: str = MISSING
     # the guide's claim, one line
     claim: str = MISSING
+    # which of the guide's claims the study judges: C1..C17 or "table" (the scenario table)
+    claim_id: str = MISSING
+    claim_type: str = "superiority"
+    margin: Optional[float] = None
+    margin_reason: Optional[str] = None
     # the alternatives the claim is about (empty: every other swept loss); the study's verdict
     # is judged on these comparisons only, the others are reported for information
     claim_against: list[str] = field(default_factory=list)
@@ -77,13 +94,32 @@ class StudyConf:
                  "a final_* metric name (e.g. final_test_rmse)", self.headline)
         require(self.headline_mode in ("min", "max"), "study.headline_mode",
                  "min (lower is better) or max", self.headline_mode)
-        require(bool(self.paired_loss), "study.paired_loss", "a loss option name",
-                 self.paired_loss)
-        require(bool(self.claim.strip()) and "\n" not in self.claim.strip(), "study.claim",
-                 "one non-empty line", self.claim)
+        require(bool(self.guide_loss), "study.guide_loss", "a loss option name",
+                 self.guide_loss)
+        require(_one_line(self.claim), "study.claim", "one non-empty line", self.claim)
+        require(self.claim_id in CLAIM_IDS, "study.claim_id",
+                 "one of the guide's claims C1..C17 or table", self.claim_id)
+        require(self.claim_type in CLAIM_TYPES, "study.claim_type",
+                 f"one of {', '.join(CLAIM_TYPES)}", self.claim_type)
+        if self.claim_type == "superiority":
+            require(self.margin is None, "study.margin",
+                    "null for a superiority claim (a margin is for non_inferiority or "
+                    "equivalence)", self.margin)
+        else:
+            require(self.margin is not None and self.margin > 0, "study.margin",
+                    f"> 0, in headline units, for a {self.claim_type} claim", self.margin)
+            require(_one_line(self.margin_reason or ""), "study.margin_reason",
+                    "one line saying why the margin is this size", self.margin_reason)
+        require(self.guide_loss not in self.claim_against, "study.claim_against",
+                "alternatives to the guide's loss, not the guide's loss itself",
+                self.claim_against)
         unknown = sorted(set(self.budget) - set(PROFILES))
         require(not unknown, "study.budget", f"keyed by profile ({', '.join(PROFILES)})",
                  unknown)
+
+
+def _one_line(text: str) -> bool:
+    return bool(text.strip()) and "\n" not in text.strip()
 
 
 DEVICES = ("auto", "cpu", "cuda")

@@ -1,15 +1,17 @@
 """``lossbench report``: judge each case study's claim from its runs in MLflow, as Markdown.
 
 A study is one sweep (``lossbench -m +experiment=<study>``): a parent run with one child run
-per job. Each child carries the study's declaration as params (``study.headline``,
-``study.headline_mode``, ``study.paired_loss``, ``study.claim``, ``study.optimizer_pairing.*``),
-so the report needs nothing but the store. Per study it writes each loss's headline metric
-(mean and 95 % t-interval over seeds), a strip/box plot (PNG beside the report), and the paired
-comparison of the guide's loss against every alternative (lossbench.stats: verdict rule).
+per job. The study's definition (headline, guide's loss, claim and its type) is read from a
+child's resolved ``config.yaml`` artifact, validated by :class:`lossbench.config.StudyConf`.
+Only complete sweeps (parent ``FINISHED``) are used unless asked otherwise. Per study the
+report writes each loss's headline (mean and 95 % t-interval over seeds), a strip/box plot and
+a forest plot (PNGs beside the report), and the typed claim test of the guide's loss against
+each alternative (:data:`RULE`); it opens with one table of the guide's claims C1-C17.
 
 Runs are paired by seed within a *condition*: the swept params other than loss and seed
 (e.g. the optimizer). Params that follow from the loss (a GAN loss picks its optimizer) or
-from the seed (``data.split_seed``) do not make a condition.
+from the seed (``data.split_seed``) do not make a condition. ``--check REPORT.md`` compares
+the per-loss mean rows of the studies in the store with a committed report.
 """
 
 from __future__ import annotations
@@ -19,47 +21,97 @@ import datetime as _dt
 import math
 import os
 import sys
+import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Run
+from omegaconf import OmegaConf
 
 from lossbench import stats
-from lossbench.tracking import PARENT_TAG
+from lossbench.config import StudyConf
+from lossbench.tracking import PARENT_TAG, sqlite_path
 
 SEED_KEYS = ("seed", "data.split_seed", "run_name")
-STUDY_KEY = "study.headline"
+# MLflow's SQLite store saves +inf as 1.797e308: a value this large is no value
+NOT_A_VALUE = 1e300
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+GIT_DIRTY_TAG = "lossbench.git_dirty"
+POWER = 0.8
+MEANS_HEADER = "| condition | loss | seeds | mean | 95 % CI |"
+# one line per claim of the guide (../shared/guide/CLAIMS.md has them in full)
+CLAIMS = {
+    "C1": "MSE is sensitive to outliers; MAE is robust to them",
+    "C2": "Huber (and Log-Cosh) combine MSE's smoothness with MAE's robustness",
+    "C3": "MSE's optimum is the mean, MAE's the median",
+    "C4": "BCE goes with sigmoid, CE with softmax; mismatched pairings break training",
+    "C5": "at 1 % positives focal loss (α 0.25, γ 2) with Adam is the right choice",
+    "C6": "hinge loss cares only about the margin; suits stable boundaries such as spam",
+    "C7": "for fixed targets cross-entropy and KL divergence are equivalent",
+    "C8": "Wasserstein training works where supports do not overlap; more stable than GAN",
+    "C9": "contrastive loss (margin 1.0) suits face recognition",
+    "C10": "smooth losses go with Adam, kinked ones (MAE, hinge) with SGD + momentum",
+    "C11": "MSE needs standardised features to converge; cross-entropy is less sensitive",
+    "C12": "larger batches converge more smoothly; small batches favour Adam",
+    "C13": "naive cross-entropy overflows; fused implementations avoid it",
+    "C14": "sparse CE avoids the memory of one-hot targets",
+    "C15": "a low training loss is not a good model (overfitting)",
+    "C16": "inverse-frequency class weights compensate for imbalance",
+    "C17": "focal loss reduces the influence of anomalous samples",
+    "table": "the scenario table (六): each case study's loss + activation + optimizer",
+}
 
 
 class ReportError(RuntimeError):
-    """Nothing to report: unknown experiment, no sweep, or runs without a study."""
+    """Nothing to report: unknown experiment or store, no sweep, or a study that does not
+    read back."""
+
+
+def is_value(x: Optional[float]) -> bool:
+    """A headline a finished run really reached: finite and below MLflow's stored +inf."""
+    return x is not None and math.isfinite(x) and abs(x) < NOT_A_VALUE
 
 
 # --------------------------------------------------------------------------- reading MLflow
 @dataclass
 class Study:
-    """One sweep of one case study, read back from MLflow."""
+    """One complete sweep of one case study, read back from MLflow."""
 
     experiment: str
-    parent_id: str
-    runs: list[Run]               # FINISHED children that logged the headline
-    failed: int                   # children not FINISHED (or missing the headline)
-    headline: str
-    mode: str
-    paired_loss: str
-    claim: str
+    parent: Run
+    conf: StudyConf
     profile: str
-    optimizer_pairing: dict[str, str] = field(default_factory=dict)
-    # the alternatives the claim names (empty: all); only they decide the study's verdict
-    claim_against: list[str] = field(default_factory=list)
+    runs: list[Run]               # FINISHED children with a finite headline
+    failed: int                   # children not FINISHED
+    not_a_value: int              # FINISHED children without a finite headline
+    skipped_sweeps: int = 0       # newer incomplete sweeps of this study passed over
+    skipped_runs: int = 0         # their child runs
 
     @property
     def name(self) -> str:
         return self.experiment
+
+    @property
+    def parent_id(self) -> str:
+        return self.parent.info.run_id
+
+    @property
+    def headline(self) -> str:
+        return self.conf.headline
+
+    @property
+    def mode(self) -> str:
+        return self.conf.headline_mode
+
+    @property
+    def guide_loss(self) -> str:
+        return self.conf.guide_loss
 
 
 def _children(client: MlflowClient, exp_id: str, parent_id: str) -> list[Run]:
@@ -72,29 +124,52 @@ def _parents(client: MlflowClient, exp_id: str) -> list[Run]:
                               order_by=["attributes.start_time DESC"], max_results=10000)
 
 
-def _study_from(exp_name: str, parent: Run, children: list[Run]) -> Optional[Study]:
-    declared = [c for c in children if STUDY_KEY in c.data.params]
-    if not declared:
+def read_config(client: MlflowClient, run: Run) -> dict:
+    """The run's resolved ``config.yaml`` artifact (logged by every job), as a dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run.info.run_id, "config.yaml", tmp)
+        except Exception as e:  # noqa: BLE001 - any store error: one line naming the run
+            raise ReportError(f"run {run.info.run_id}: cannot read its config.yaml artifact "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        return OmegaConf.to_container(OmegaConf.load(path))
+
+
+def study_conf(block: dict, run_id: str) -> StudyConf:
+    """Validate a ``study:`` block read back from a run against today's schema."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyConf), block))
+    except Exception as e:  # noqa: BLE001 - ConfigError or omegaconf's errors: one line
+        raise ReportError(f"run {run_id}: its study block does not fit StudyConf "
+                          f"({str(e).splitlines()[0]}); re-run the study with this "
+                          "lossbench") from None
+
+
+def _declared(client: MlflowClient, children: list[Run]) -> Optional[tuple[StudyConf, str]]:
+    """(study, profile) from a child's config.yaml, or None when the sweep is no study."""
+    if not children:
         return None
-    p = next((c for c in declared if c.info.status == "FINISHED"), declared[0]).data.params
-    headline = p[STUDY_KEY]
-    ok = [c for c in declared if c.info.status == "FINISHED" and headline in c.data.metrics
-          and math.isfinite(c.data.metrics[headline])]
-    pairing = {k.rsplit(".", 1)[1]: v for k, v in p.items()
-               if k.startswith("study.optimizer_pairing.")}
-    against = p.get("study.claim_against", "[]").strip("[]")
-    return Study(experiment=exp_name, parent_id=parent.info.run_id, runs=ok,
-                 failed=len(children) - len(ok), headline=headline,
-                 mode=p.get("study.headline_mode", "min"), paired_loss=p.get("study.paired_loss", "?"),
-                 claim=p.get("study.claim", ""), profile=p.get("profile", "None"),
-                 optimizer_pairing=pairing,
-                 claim_against=[a.strip(" '\"") for a in against.split(",") if a.strip()])
+    first = next((c for c in children if c.info.status == "FINISHED"), children[0])
+    cfg = read_config(client, first)
+    if not cfg.get("study"):
+        return None
+    return study_conf(cfg["study"], first.info.run_id), str(cfg.get("profile"))
+
+
+def _study_from(exp_name: str, parent: Run, children: list[Run], conf: StudyConf,
+                profile: str) -> Study:
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    ok = [c for c in finished if is_value(c.data.metrics.get(conf.headline))]
+    return Study(exp_name, parent, conf, profile, ok, failed=len(children) - len(finished),
+                 not_a_value=len(finished) - len(ok))
 
 
 def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
-                 sweep: str = "latest") -> list[Study]:
+                 sweep: str = "latest", include_incomplete: bool = False) -> list[Study]:
     """The studies to report: per experiment (all with study sweeps when none are named),
-    the sweep parent ``sweep`` (a run id) or the latest sweep whose runs declare a study."""
+    the sweep parent ``sweep`` (a run id) or the latest complete (``FINISHED``) sweep whose
+    runs declare a study; newer incomplete sweeps are skipped and counted, or used with
+    ``include_incomplete``."""
     if experiments:
         exps = []
         for name in experiments:
@@ -110,6 +185,9 @@ def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
         parent = client.get_run(sweep)  # raises a clear MlflowException for unknown ids
         if parent.data.tags.get("lossbench.role") != "sweep":
             raise ReportError(f"--sweep {sweep}: run is not a lossbench sweep parent")
+        if parent.info.status != "FINISHED" and not include_incomplete:
+            raise ReportError(f"--sweep {sweep}: the sweep is {parent.info.status}, not "
+                              "complete (add --include-incomplete to use it anyway)")
         exps = [e for e in exps if e.experiment_id == parent.info.experiment_id]
         if not exps:
             raise ReportError(f"--sweep {sweep}: its experiment is not among --experiment")
@@ -118,18 +196,27 @@ def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
         parents = _parents(client, exp.experiment_id)
         if sweep != "latest":
             parents = [r for r in parents if r.info.run_id == sweep]
-        for parent in parents:  # newest first: the first sweep that declares a study
-            study = _study_from(exp.name, parent,
-                                _children(client, exp.experiment_id, parent.info.run_id))
-            if study is not None:
-                studies.append(study)
-                break
+        skipped_sweeps = skipped_runs = 0
+        for parent in parents:  # newest first: the first complete sweep that declares a study
+            children = _children(client, exp.experiment_id, parent.info.run_id)
+            declared = _declared(client, children)
+            if declared is None:
+                continue
+            if parent.info.status != "FINISHED" and not include_incomplete:
+                skipped_sweeps, skipped_runs = skipped_sweeps + 1, skipped_runs + len(children)
+                continue
+            studies.append(replace(_study_from(exp.name, parent, children, *declared),
+                                   skipped_sweeps=skipped_sweeps, skipped_runs=skipped_runs))
+            break
         else:
             if experiments or sweep != "latest":
-                raise ReportError(f"experiment {exp.name}: no sweep with study runs "
-                                  "(run lossbench -m +experiment=<study>)")
+                more = (f" ({skipped_sweeps} incomplete, skipped: add --include-incomplete)"
+                        if skipped_sweeps else "")
+                raise ReportError(f"experiment {exp.name}: no complete sweep with study runs"
+                                  f"{more} (run lossbench -m +experiment=<study>)")
     if not studies:
-        raise ReportError("no study sweeps in this store (run lossbench -m +experiment=<study>)")
+        raise ReportError("no complete study sweeps in this store "
+                          "(run lossbench -m +experiment=<study>)")
     return sorted(studies, key=lambda s: s.name)
 
 
@@ -174,67 +261,154 @@ def condition_of(run: Run, keys: Sequence[str]) -> str:
     return ", ".join(_short(k, run.data.params.get(k, "?")) for k in keys) or "all"
 
 
+def _by_condition(study: Study) -> dict[str, dict[str, dict[str, Run]]]:
+    keys = condition_keys(study.runs)
+    out: dict[str, dict[str, dict[str, Run]]] = defaultdict(lambda: defaultdict(dict))
+    for r in study.runs:
+        out[condition_of(r, keys)][_loss(r)][_seed(r)] = r
+    return out
+
+
 def grouped(study: Study) -> dict[str, dict[str, dict[str, float]]]:
     """condition -> loss -> seed -> headline value."""
-    keys = condition_keys(study.runs)
-    out: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for r in study.runs:
-        out[condition_of(r, keys)][_loss(r)][_seed(r)] = r.data.metrics[study.headline]
-    return out
+    return {cond: {loss: {s: r.data.metrics[study.headline] for s, r in runs.items()}
+                   for loss, runs in by_loss.items()}
+            for cond, by_loss in _by_condition(study).items()}
+
+
+def wall_seconds(run: Run) -> float:
+    """The run's wall time (end - start), NaN while it has no end."""
+    end = run.info.end_time
+    return (end - run.info.start_time) / 1000 if end else math.nan
 
 
 def _optimizer(run: Run) -> str:
     return run.data.params.get("optimizer._target_", "?").rsplit(".", 1)[-1].lower()
 
 
+def code_version(study: Study) -> str:
+    """The git commit(s) of the code the runs used and whether the tree was dirty."""
+    commits = sorted({r.data.tags.get(GIT_COMMIT_TAG) for r in study.runs} - {None})
+    if not commits:
+        return "not recorded"
+    dirty = {r.data.tags.get(GIT_DIRTY_TAG) for r in study.runs}
+    state = ("dirty tree" if "true" in {str(d).lower() for d in dirty}
+             else "clean tree" if dirty <= {"false", "False"} else "dirty flag not recorded")
+    return ", ".join(f"`{c[:12]}`" for c in commits) + f" ({state})"
+
+
 # --------------------------------------------------------------------------- comparisons
 @dataclass(frozen=True)
-class Row:
+class Comparison:
+    """The guide's arm against one alternative, runs paired by seed."""
+
     condition: str
-    paired: str
+    guide: str
     alternative: str
-    result: stats.PairedComparison
+    test: stats.ClaimTest
+    boot: Optional[stats.Interval]   # BCa interval of the mean difference, same level
+    p_improve: float
+    in_claim: bool
+    wall: float                      # seconds per pair of runs (guide + alternative)
+    family: int = 1                  # comparisons in the claim's Holm family
+
+    def seeds_needed(self) -> Optional[int]:
+        """Seeds for 80 % power at the observed effect (equivalence: at the margin, true
+        difference 0), at the level each comparison of a Holm family of k needs at worst,
+        alpha / k. None when decided, untestable, or the effect cannot reach the claim."""
+        t = self.test
+        if t.verdict != stats.INCONCLUSIVE or t.n < 2 or not math.isfinite(t.cohens_dz):
+            return None
+        sd = abs(t.mean_diff / t.cohens_dz) if t.cohens_dz else math.nan
+        alpha = t.alpha / self.family
+        if t.claim_type == "superiority":
+            return stats.seeds_needed(t.oriented_dz, alpha, POWER)
+        if not (math.isfinite(sd) and sd > 0):
+            return None
+        if t.claim_type == "equivalence":
+            return stats.seeds_needed(0.0, alpha, POWER, "equivalence", t.margin / sd)
+        return stats.seeds_needed(t.oriented_dz, alpha, POWER, "non_inferiority", t.margin / sd)
 
 
-def _pair(a: dict[str, float], b: dict[str, float]) -> tuple[list[float], list[float]]:
+def _pair(a: dict[str, Run], b: dict[str, Run], headline: str
+          ) -> tuple[list[float], list[float], list[Run]]:
     seeds = sorted(set(a) & set(b), key=lambda s: (len(s), s))
-    return [a[s] for s in seeds], [b[s] for s in seeds]
+    return ([a[s].data.metrics[headline] for s in seeds],
+            [b[s].data.metrics[headline] for s in seeds], [a[s] for s in seeds] +
+            [b[s] for s in seeds])
 
 
-def loss_comparisons(study: Study, alpha: float = 0.05) -> list[Row]:
+def compare(condition: str, guide: str, alternative: str, x: Sequence[float],
+            y: Sequence[float], runs: Sequence[Run], mode: str, claim_type: str = "superiority",
+            margin: float = 0.0, alpha: float = 0.05, in_claim: bool = False) -> Comparison:
+    """Claim test, BCa interval (at the test's level, 1 - 2 alpha) and P(improvement)."""
+    d = stats.paired_differences(x, y)
+    test = stats.claim_test(d, mode, claim_type, margin, alpha)
+    boot = stats.bootstrap_ci(d, level=1 - 2 * alpha) if d.size >= 2 else None
+    p_imp = stats.prob_improvement(x, y, mode) if d.size else math.nan
+    wall = 2 * float(np.nanmean([wall_seconds(r) for r in runs])) if runs else math.nan
+    return Comparison(condition, guide, alternative, test, boot, p_imp, in_claim, wall)
+
+
+def in_claim_condition(condition: str, conf: StudyConf) -> bool:
+    """With the optimizer swept, the claim is about the guide's optimizer for its loss
+    (``study.optimizer_pairing``); every condition counts otherwise."""
+    opt = conf.optimizer_pairing.get(conf.guide_loss)
+    parts = dict(p.split("=", 1) for p in condition.split(", ") if "=" in p)
+    return opt is None or "optimizer" not in parts or parts["optimizer"].lower() == opt
+
+
+def loss_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
+    """The guide's loss against every other loss per condition; the claim's family
+    (``claim_against`` in the claim's condition) Holm-adjusted together."""
+    c = study.conf
     rows = []
-    for cond, by_loss in sorted(grouped(study).items()):
-        if study.paired_loss not in by_loss:
+    for cond, by_loss in sorted(_by_condition(study).items()):
+        if c.guide_loss not in by_loss:
             continue
         for alt in sorted(by_loss):
-            if alt == study.paired_loss:
+            if alt == c.guide_loss:
                 continue
-            x, y = _pair(by_loss[study.paired_loss], by_loss[alt])
-            rows.append(Row(cond, study.paired_loss, alt,
-                            stats.paired_verdict(x, y, study.mode, alpha)))
-    return rows
+            x, y, runs = _pair(by_loss[c.guide_loss], by_loss[alt], c.headline)
+            if not x:
+                continue
+            named = not c.claim_against or alt in c.claim_against
+            rows.append(compare(cond, c.guide_loss, alt, x, y, runs, c.headline_mode,
+                                c.claim_type, c.margin or 0.0, alpha,
+                                named and in_claim_condition(cond, c)))
+    family = [r for r in rows if r.in_claim]
+    adjusted = iter(stats.claim_verdict([r.test for r in family], alpha).comparisons)
+    return [replace(r, test=next(adjusted), family=len(family)) if r.in_claim else r
+            for r in rows]
 
 
-def optimizer_comparisons(study: Study, alpha: float = 0.05) -> list[Row]:
-    """Each loss with the guide's optimizer against the same loss with another one."""
+def claim_verdict(rows: Sequence[Comparison], alpha: float = 0.05) -> str:
+    """The study's verdict from its (already Holm-adjusted) family."""
+    return stats.claim_verdict([r.test for r in rows if r.in_claim], alpha).verdict
+
+
+def optimizer_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
+    """Each loss with the guide's optimizer against the same loss with another one
+    (superiority, for information: not part of the study's claim)."""
     rows = []
-    by: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    by: dict[tuple[str, str], dict[str, Run]] = defaultdict(dict)
     for r in study.runs:
-        by[(_loss(r), _optimizer(r))][_seed(r)] = r.data.metrics[study.headline]
-    for loss, opt in sorted(study.optimizer_pairing.items()):
+        by[(_loss(r), _optimizer(r))][_seed(r)] = r
+    for loss, opt in sorted(study.conf.optimizer_pairing.items()):
         if (loss, opt) not in by:
             continue
-        for (other_loss, other_opt), values in sorted(by.items()):
+        for (other_loss, other_opt), runs in sorted(by.items()):
             if other_loss != loss or other_opt == opt:
                 continue
-            x, y = _pair(by[(loss, opt)], values)
-            rows.append(Row(loss, f"{loss} + {opt}", f"{loss} + {other_opt}",
-                            stats.paired_verdict(x, y, study.mode, alpha)))
+            x, y, paired = _pair(by[(loss, opt)], runs, study.headline)
+            if x:
+                rows.append(compare(loss, f"{loss} + {opt}", f"{loss} + {other_opt}", x, y,
+                                    paired, study.mode, alpha=alpha))
     return rows
 
 
 # --------------------------------------------------------------------------- Markdown
-def _f(x: float) -> str:
+def _f(x: Optional[float]) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if math.isinf(x):
@@ -242,78 +416,249 @@ def _f(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _p(p: float) -> str:
-    return "–" if math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+def _p(p: Optional[float]) -> str:
+    return "–" if p is None or math.isnan(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
-def _verdict_rows(rows: Sequence[Row], first: str) -> list[str]:
-    out = [f"| {first} | paired | alternative | pairs | mean diff (paired − alt) | d_z | p | verdict |",
-           "|---|---|---|---|---|---|---|---|"]
+def _ci(low: float, high: float) -> str:
+    return f"[{_f(low)}, {_f(high)}]"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "unknown"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _comparison_rows(rows: Sequence[Comparison], first: str, alpha: float) -> list[str]:
+    level = f"{100 * (1 - 2 * alpha):.0f} %"
+    out = [f"| {first} | guide | alternative | pairs | mean diff (guide − alt) | {level} t-CI "
+           f"| {level} BCa CI | P(improve) | d_z | p for / against | Holm-adjusted | verdict |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        c = r.result
-        out.append(f"| {r.condition} | {r.paired} | {r.alternative} | {c.n} | {_f(c.mean_diff)} "
-                   f"| {_f(c.d_z)} | {_p(c.p_value)} | **{c.verdict}** |")
+        t = r.test
+        boot = _ci(r.boot.low, r.boot.high) if r.boot else "–"
+        verdict = f"**{t.verdict}**" if r.in_claim else f"{t.verdict} (not in the claim)"
+        adjusted = (f"{_p(t.p_adjusted)} / {_p(t.p_refute_adjusted)}" if r.in_claim
+                    and t.p_adjusted is not None else "–")
+        out.append(f"| {r.condition} | {r.guide} | {r.alternative} | {t.n} | {_f(t.mean_diff)} "
+                   f"| {_ci(t.ci_low, t.ci_high)} | {boot} | {_f(r.p_improve)} "
+                   f"| {_f(t.cohens_dz)} | {_p(t.p_value)} / {_p(t.p_refute)} "
+                   f"| {adjusted} | {verdict} |")
     return out
 
 
-RULE = ("Verdict rule: per condition, runs are paired by seed and the difference "
-        "(paired loss − alternative) is tested with a two-sided paired t-test "
-        "(`scipy.stats.ttest_rel`). **supported**: the paired loss is better with p < {alpha}; "
-        "**not supported**: it is worse with p < {alpha}; **inconclusive**: otherwise. "
-        "Effect size: the mean paired difference and Cohen's d_z = mean / sd of the differences. "
-        "A study's claim is supported when every comparison it names (`study.claim_against`; "
-        "default: every alternative) is, not supported when any of them is, inconclusive "
-        "otherwise. Means carry a 95 % t-interval over seeds.")
+def _power_lines(rows: Sequence[Comparison], alpha: float) -> list[str]:
+    out = []
+    for r in rows:
+        if r.test.verdict != stats.INCONCLUSIVE:
+            continue
+        t = r.test
+        at = "at the margin (true difference 0)" if t.claim_type == "equivalence" else \
+             f"at the observed effect (d_z {_f(t.oriented_dz)} in the guide's favour)"
+        level = f"α = {_f(alpha / r.family)}" + (f" (α / {r.family}, Holm's strictest step)"
+                                                   if r.family > 1 else "")
+        need = r.seeds_needed()
+        if need is None:
+            out.append(f"- {r.condition}, {r.guide} vs {r.alternative}: no number of seeds "
+                       f"gives {POWER:.0%} power {at}: the effect does not point towards the "
+                       "claim.")
+            continue
+        extra = max(need - t.n, 0)
+        out.append(f"- {r.condition}, {r.guide} vs {r.alternative}: {need} seeds for "
+                   f"{POWER:.0%} power {at}, {level}; {extra} more seeds cost about "
+                   f"{_duration(extra * r.wall)} of run time ({_f(r.wall / 2)} s per run, "
+                   "one job at a time).")
+    return out
+
+
+RULE = """\
+**Decision rule.** Runs are paired by seed within each condition (the swept params other than \
+loss and seed, e.g. the optimizer); d = guide's loss − alternative per seed, in the headline's \
+units. Each study declares a claim type: **superiority** (one-sided paired t-test, \
+H0: the guide is not better), **non-inferiority** (one-sided, H0: the guide is worse by at \
+least the margin) or **equivalence** (two one-sided tests, TOST, H0: the difference is at \
+least the margin either way); margins are in headline units, with their reason. A comparison \
+is **supported** if the test for the claim rejects (p for) at α = {alpha}, **refuted** if the mirror \
+test (the alternative better; worse by more than the margin; outside the margin) rejects \
+(p against), \
+**inconclusive** otherwise; each verdict can be read off the {level} t-interval of the mean \
+difference, drawn against 0 and the margin in each study's forest plot. The comparisons a \
+claim names (`study.claim_against`, in the guide's optimizer condition when the optimizer is \
+swept) form one family: their p-values are Holm-adjusted together, and the claim is \
+supported only if every adjusted comparison is, refuted if any is, inconclusive otherwise; \
+other comparisons are shown unadjusted, for information. Beside the t-interval: the BCa \
+bootstrap interval of the mean difference (`scipy.stats.bootstrap`, same level) and the \
+probability of improvement (rliable's: the share of (guide seed, alternative seed) pairs \
+where the guide wins, ties half). A run whose headline is not finite (|x| ≥ 1e300: MLflow's \
+SQLite store saves +inf as 1.797e308) is a failed run, not a value. For every inconclusive \
+comparison the report gives the seeds for {power:.0%} power (paired t, at the observed \
+effect; equivalence at the margin) and their run time at the measured seconds per run. \
+Means carry a 95 % t-interval over seeds."""
+
+
+def _key_number(rows: Sequence[Comparison]) -> str:
+    fam = [r for r in rows if r.in_claim]
+    return "; ".join(f"Δ vs {r.alternative}{'' if r.condition == 'all' else f' ({r.condition})'}"
+                     f" {_f(r.test.mean_diff)}" for r in fam) or "–"
+
+
+def claims_table(studies: Sequence[Study], verdicts: dict[str, tuple[str, list[Comparison]]]
+                 ) -> list[str]:
+    """One row per claim of the guide (C1..C17, then the scenario table's studies)."""
+    out = ["| claim | the guide says | study | type | verdict | key number (guide − alt) "
+           "| seeds |", "|---|---|---|---|---|---|---|"]
+    for cid in CLAIMS:
+        judged = [s for s in studies if s.conf.claim_id == cid]
+        if not judged:
+            if cid != "table":
+                out.append(f"| {cid} | {CLAIMS[cid]} | no study yet | – | – | – | – |")
+            continue
+        for s in judged:
+            verdict, rows = verdicts[s.name]
+            fam = [r.test.n for r in rows if r.in_claim]
+            seeds = (str(min(fam)) if fam and min(fam) == max(fam)
+                     else f"{min(fam)}-{max(fam)}" if fam else "–")
+            kind = s.conf.claim_type.replace("_", "-")
+            if s.conf.margin is not None:
+                kind += f" (margin {_f(s.conf.margin)})"
+            out.append(f"| {cid} | {CLAIMS[cid]} | [{s.name}](#{s.name.lower()}) | {kind} "
+                       f"| **{verdict}** | {_key_number(rows)} | {seeds} |")
+    return out
+
+
+def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, alpha: float,
+                   plots: bool) -> list[str]:
+    from lossbench import report_plots
+
+    c = s.conf
+    direction = "lower is better" if c.headline_mode == "min" else "higher is better"
+    kind = c.claim_type.replace("_", "-")
+    runs = [r for by in _by_condition(s).values() for rs in by.values() for r in rs.values()]
+    per_run = float(np.nanmean([wall_seconds(r) for r in runs])) if runs else math.nan
+    skipped = [f"{s.failed} failed", f"{s.not_a_value} finished without a finite headline"]
+    if s.skipped_sweeps:
+        skipped.append(f"{s.skipped_sweeps} newer incomplete sweep(s) with "
+                       f"{s.skipped_runs} runs")
+    fam = [r for r in rows if r.in_claim]
+    sweep_dir = s.parent.data.tags.get("lossbench.sweep_dir", "sweep dir not recorded")
+    body = ["", f"## {s.name}", "",
+            f"**Claim ({c.claim_id}, {kind}):** {c.claim}", ""]
+    if c.margin is not None:
+        body += [f"**Margin:** {_f(c.margin)} (`{c.headline}` units): {c.margin_reason}", ""]
+    against = ", ".join(sorted({r.alternative for r in fam})) or "–"
+    where = sorted({r.condition for r in fam} - {"all"})
+    body += [f"**Verdict: {verdict}** (Holm over {len(fam)} comparison(s): the guide's "
+             f"{c.guide_loss} against {against}{' in ' + ', '.join(where) if where else ''}). "
+             f"Headline `{c.headline}` ({direction}).", "",
+             f"Sweep: parent run `{s.parent_id}` ({sweep_dir}, {s.parent.info.status}), "
+             f"profile `{s.profile}`; {len(s.runs)} runs used, "
+             f"skipped: {', '.join(skipped)}. Code: {code_version(s)}. "
+             f"Wall time {_f(per_run)} s per run.", "",
+             MEANS_HEADER, "|---|---|---|---|---|"]
+    for cond, by_loss in sorted(grouped(s).items()):
+        for loss in sorted(by_loss, key=lambda l: (l != c.guide_loss, l)):
+            ci = stats.mean_ci(list(by_loss[loss].values()))
+            name = f"**{loss}**" if loss == c.guide_loss else loss
+            body.append(f"| {cond} | {name} | {ci.n} | {_f(ci.mean)} | {_ci(ci.low, ci.high)} |")
+    if plots:
+        png = report_plots.headline_plot(grouped(s), s, out.parent / f"{s.name}.png")
+        forest = report_plots.forest_plot(rows, s, out.parent / f"{s.name}_forest.png", alpha)
+        body += ["", f"![{c.headline} per loss]({png.name})",
+                 f"![mean difference per comparison]({forest.name})"]
+    body += ["", f"The guide's **{c.guide_loss}** against each alternative:", ""]
+    body += _comparison_rows(rows, "condition", alpha)
+    power = _power_lines(fam, alpha)
+    if power:
+        body += ["", "Inconclusive comparisons of the claim, and what would decide them:", "",
+                 *power]
+    opt_rows = optimizer_comparisons(s, alpha)
+    if opt_rows:
+        body += ["", "Optimizer pairing (the guide's optimizer for each loss against the "
+                 "others, same loss, superiority, unadjusted, for information):", ""]
+        body += _comparison_rows(opt_rows, "loss", alpha)
+    return body
 
 
 def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float = 0.05,
            plots: bool = True) -> str:
     """Write the report to ``out`` (PNG plots beside it) and return its text."""
-    from lossbench import report_plots
-
     out.parent.mkdir(parents=True, exist_ok=True)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    summary = ["| study | profile | headline | guide's loss | claim | verdict |",
-               "|---|---|---|---|---|---|"]
-    body: list[str] = []
+    verdicts, body = {}, []
     for s in studies:
         rows = loss_comparisons(s, alpha)
-        judged = [r for r in rows if not s.claim_against or r.alternative in s.claim_against]
-        verdict = stats.overall_verdict([r.result.verdict for r in judged])
-        direction = "lower is better" if s.mode == "min" else "higher is better"
-        summary.append(f"| [{s.name}](#{s.name.lower()}) | {s.profile} | "
-                       f"`{s.headline}` ({direction}) | {s.paired_loss} | {s.claim} | "
-                       f"**{verdict}** |")
-        body += ["", f"## {s.name}", "",
-                 f"**Claim:** {s.claim}", "",
-                 f"**Verdict:** {verdict}. Headline `{s.headline}` ({direction}); sweep parent "
-                 f"run `{s.parent_id}`, profile `{s.profile}`, {len(s.runs)} finished runs"
-                 + (f", {s.failed} failed or without the metric" if s.failed else "") + ".", "",
-                 "| condition | loss | seeds | mean | 95 % CI |", "|---|---|---|---|---|"]
-        for cond, by_loss in sorted(grouped(s).items()):
-            for loss in sorted(by_loss, key=lambda l: (l != s.paired_loss, l)):
-                ci = stats.mean_ci(list(by_loss[loss].values()))
-                name = f"**{loss}**" if loss == s.paired_loss else loss
-                body.append(f"| {cond} | {name} | {ci.n} | {_f(ci.mean)} | "
-                            f"[{_f(ci.low)}, {_f(ci.high)}] |")
-        if plots:
-            png = report_plots.headline_plot(grouped(s), s, out.parent / f"{s.name}.png")
-            body += ["", f"![{s.headline} per loss]({png.name})"]
-        against = (f" The claim is judged against {', '.join(s.claim_against)} only; the "
-                   "other rows are for information." if s.claim_against else "")
-        body += ["", f"Paired comparison of **{s.paired_loss}** with each alternative.{against}",
-                 ""]
-        body += _verdict_rows(rows, "condition")
-        opt_rows = optimizer_comparisons(s, alpha)
-        if opt_rows:
-            body += ["", "Optimizer pairing (the guide's optimizer for each loss against the "
-                     "others, same loss, paired by seed):", ""]
-            body += _verdict_rows(opt_rows, "loss")
+        verdicts[s.name] = (claim_verdict(rows, alpha), rows)
+        body += _study_section(s, rows, verdicts[s.name][0], out, alpha, plots)
     text = "\n".join(["# Loss-function case studies", "",
                       f"Generated by `lossbench report` on {now} from `{tracking_uri}`.", "",
-                      RULE.format(alpha=alpha), "", *summary, *body, ""])
+                      "## The guide's claims", "",
+                      *claims_table(studies, verdicts), "",
+                      RULE.format(alpha=alpha, level=f"{100 * (1 - 2 * alpha):.0f} %",
+                                  power=POWER),
+                      *body, ""])
     out.write_text(text)
     return text
+
+
+# --------------------------------------------------------------------------- --check
+def mean_rows(studies: Sequence[Study]) -> dict[tuple[str, str, str], tuple[int, float]]:
+    """(study, condition, loss) -> (seeds, mean headline): the rows ``--check`` compares."""
+    out = {}
+    for s in studies:
+        for cond, by_loss in grouped(s).items():
+            for loss, values in by_loss.items():
+                out[(s.name, cond, loss)] = (len(values), float(np.mean(list(values.values()))))
+    return out
+
+
+def parse_mean_rows(text: str) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """The per-loss mean rows of a report's text, the mean as printed."""
+    out, study, inside = {}, None, False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            study, inside = line[3:].strip(), False
+        elif line.strip() == MEANS_HEADER:
+            inside = True
+        elif inside and not line.startswith("|"):
+            inside = False
+        elif inside and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out[(study, cells[0], cells[1].strip("*"))] = (int(cells[2]), cells[3])
+    return out
+
+
+def _same(value: float, printed: str) -> bool:
+    """``value`` prints as ``printed`` up to rounding: within half a unit of its last digit."""
+    try:
+        exact = Decimal(printed)
+    except ArithmeticError:
+        return False
+    ulp = 10.0 ** exact.as_tuple().exponent
+    return abs(value - float(exact)) <= 0.5 * ulp * (1 + 1e-9)
+
+
+def check(studies: Sequence[Study], committed: str) -> list[str]:
+    """Differences between the studies' mean rows and a committed report's (empty: same)."""
+    mine, theirs = mean_rows(studies), parse_mean_rows(committed)
+    diffs = []
+    for s in studies:
+        keys = sorted({k for k in (*mine, *theirs) if k[0] == s.name})
+        if not any(k in theirs for k in keys):
+            diffs.append(f"{s.name}: not in the committed report")
+            continue
+        for key in keys:
+            label = f"{key[0]} / {key[1]} / {key[2]}"
+            if key not in theirs:
+                diffs.append(f"{label}: in the store, not in the committed report")
+            elif key not in mine:
+                diffs.append(f"{label}: in the committed report, not in the store")
+            elif mine[key][0] != theirs[key][0] or not _same(mine[key][1], theirs[key][1]):
+                diffs.append(f"{label}: store {mine[key][0]} seeds, mean {_f(mine[key][1])}; "
+                             f"committed {theirs[key][0]} seeds, mean {theirs[key][1]}")
+    return diffs
 
 
 # --------------------------------------------------------------------------- CLI
@@ -321,8 +666,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="lossbench report",
         description="Write a Markdown report (with PNG plots) of the case-study sweeps in an "
-                    "MLflow store: per study each loss's headline metric (mean, 95 % CI over "
-                    "seeds) and the paired verdict on the guide's claim.")
+                    "MLflow store: the guide's claims, per study each loss's headline metric "
+                    "(mean, 95 % CI over seeds) and the typed paired verdict on the claim.")
     ap.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI",
                                                               "sqlite:///mlflow.db"),
                     help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
@@ -331,26 +676,51 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                          "experiment with a study sweep)")
     ap.add_argument("--sweep", default="latest",
                     help="a sweep parent run id, or 'latest' (default): each experiment's "
-                         "newest sweep with study runs")
+                         "newest complete sweep with study runs")
+    ap.add_argument("--include-incomplete", action="store_true",
+                    help="also use sweeps whose parent run is not FINISHED (interrupted)")
     ap.add_argument("--out", default="experiments/REPORT.md", type=Path,
                     help="Markdown file to write; plots go beside it (default: %(default)s)")
+    ap.add_argument("--check", type=Path, metavar="REPORT.md",
+                    help="write nothing; compare the per-loss mean rows of the studies in the "
+                         "store with this committed report, exit 1 when any differs")
     ap.add_argument("--alpha", default=0.05, type=float, help="significance level (0.05)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return ap.parse_args(list(argv))
 
 
+def _error(message: str) -> int:
+    print(f"lossbench report: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
-    if not 0.0 < args.alpha < 1.0:
-        print(f"lossbench report: error: --alpha must be in (0, 1), got {args.alpha}",
-              file=sys.stderr)
-        return 2
+    if not 0.0 < args.alpha < 0.5:
+        return _error(f"--alpha must be in (0, 0.5), got {args.alpha}")
+    db = sqlite_path(args.tracking_uri)
+    if db is not None and not db.is_file():
+        return _error(f"--tracking-uri {args.tracking_uri}: no such database file {db}")
+    if args.check is not None and not args.check.is_file():
+        return _error(f"--check {args.check}: no such file")
     try:
         studies = load_studies(MlflowClient(tracking_uri=args.tracking_uri), args.experiment,
-                               args.sweep)
+                               args.sweep, args.include_incomplete)
     except ReportError as e:
-        print(f"lossbench report: error: {e}", file=sys.stderr)
-        return 2
+        return _error(str(e))
+    for s in studies:
+        print(f"lossbench report: {s.name}: sweep {s.parent_id} ({s.parent.info.status}), "
+              f"{len(s.runs)} runs used; skipped {s.failed} failed, {s.not_a_value} without a "
+              f"finite headline, {s.skipped_sweeps} incomplete newer sweep(s) "
+              f"({s.skipped_runs} runs)")
+    if args.check is not None:
+        diffs = check(studies, args.check.read_text())
+        for d in diffs:
+            print(f"lossbench report --check: differs: {d}")
+        n = len(mean_rows(studies))
+        print(f"lossbench report --check: {len(diffs)} difference(s) over {n} mean rows of "
+              f"{len(studies)} studies against {args.check}")
+        return 1 if diffs else 0
     render(studies, args.out, args.tracking_uri, args.alpha, plots=not args.no_plots)
     print(f"lossbench report: {len(studies)} studies -> {args.out}")
     return 0

@@ -19,7 +19,7 @@ from lossbench.config import EXPERIMENTS_DIR, ConfigError, validate
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-STUDIES = {  # study -> (headline, paired loss, losses swept)
+STUDIES = {  # study -> (headline, guide loss, losses swept)
     "house_price": ("final_test_rmse", "mse", {"mse", "mae", "huber", "log_cosh"}),
     "power_outliers": ("final_test_rmse", "huber", {"mse", "mae", "huber", "log_cosh"}),
     "spam": ("final_test_roc_auc", "bce", {"bce", "hinge", "focal"}),
@@ -55,12 +55,13 @@ def test_study_composes_validates_and_sweeps_losses_and_seeds(study, profile):
     cfg, hydra_cfg = compose_study(f"+experiment={study}", f"profile={profile}")
     validate(cfg)
     headline, paired, losses = STUDIES[study]
-    assert cfg.study.headline == headline and cfg.study.paired_loss == paired
+    assert cfg.study.headline == headline and cfg.study.guide_loss == paired
     assert cfg.study.claim and cfg.profile == profile and cfg.name == study
     params = hydra_cfg.sweeper.params
     assert set(params.loss.split(",")) == losses and paired in losses
-    assert params.seed == "range(5)"
+    assert params.seed == "range(5)"  # from experiments/study_base.yaml, like the next two
     assert hydra_cfg.launcher._target_.endswith("JoblibLauncher")
+    assert hydra_cfg.sweep.dir.startswith(f"multirun/{study}-{profile}/")
     assert cfg.torch_threads == 1  # parallel jobs: one torch thread each
     for loss, opt in cfg.study.optimizer_pairing.items():
         assert loss in losses and opt in params.optimizer.split(",")
@@ -90,11 +91,24 @@ def test_normal_runs_have_no_study():
     ("study.headline_mode=lower", "study.headline_mode"),
     ("study.headline=test_rmse", "study.headline"),
     ("+study.budget.huge.epochs=1", "study.budget"),
+    ("study.claim_type=better", "study.claim_type"),
+    ("study.claim_id=C18", "study.claim_id"),
+    ("study.claim_type=equivalence", "study.margin"),  # a margin is required
+    ("study.margin=0.01", "study.margin"),              # ... and only with a margin type
 ])
 def test_bad_study_values_fail_naming_the_key(override, key):
     cfg, _ = compose_study("+experiment=house_price", override)
     with pytest.raises(ConfigError, match=key):
         validate(cfg)
+
+
+def test_experiment_files_share_one_base():
+    """The sweep dir, launcher, profile default and seeds are written once, in the base."""
+    for path in (EXPERIMENTS_DIR / "experiment").glob("*.yaml"):
+        text = path.read_text()
+        assert "- /study_base" in text, path.name
+        for line in ("range(5)", "hydra/launcher", "/profile:", "sweep:"):
+            assert line not in text, (path.name, line)
 
 
 def test_unknown_study_key_is_rejected():
@@ -131,7 +145,7 @@ def test_tiny_study_sweep_then_report(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("house_price").experiment_id])
     children = [r for r in runs if r.data.tags.get("lossbench.role") != "sweep"]
     assert len(runs) == 5 and all(r.info.status == "FINISHED" for r in runs)
-    assert {r.data.params["study.paired_loss"] for r in children} == {"mse"}
+    assert {r.data.params["study.guide_loss"] for r in children} == {"mse"}
     assert {r.data.params["torch_threads"] for r in children} == {"1"}
     out = tmp_path / "report" / "REPORT.md"
     rep = subprocess.run([sys.executable, "-m", "lossbench", "report", "--tracking-uri", store,
