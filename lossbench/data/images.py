@@ -20,6 +20,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from lossbench.data.errors import download_timeout, missing
+from lossbench.data.files import record
 from lossbench.data.tabular import Splits
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Images:
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), gzipped or not."""
     opener = gzip.open if path.suffix == ".gz" else open
+    record(path)
     with opener(path, "rb") as f:
         data = f.read()
     if data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES:

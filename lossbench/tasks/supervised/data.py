@@ -21,6 +21,7 @@ from sklearn.datasets import fetch_california_housing, load_breast_cancer, load_
 from sklearn.preprocessing import StandardScaler
 
 from lossbench.data.errors import download_timeout, fetch_sklearn, missing
+from lossbench.data.files import record
 from lossbench.data.images import load_images, to_splits
 from lossbench.data.tabular import Splits, make_splits
 
@@ -126,6 +127,7 @@ def spambase(data_dir: str = "~/lossbench_data", download: bool = True, *, val_f
         raise missing("Spambase (spambase/spambase.data)", str(path.parent),
                       f"download {SPAMBASE_URL} into that folder, or run with download=true.")
     table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    record(path)
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
                   positive_rate=positive_rate)
