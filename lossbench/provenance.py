@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -56,8 +57,9 @@ def code_version_tags() -> dict[str, str]:
         if status is not None:
             tags["lossbench.git_dirty"] = str(bool(status)).lower()
     for package in PACKAGES:
-        try:
-            tags[f"lossbench.version.{package}"] = metadata.version(package)
+        try:  # an imported module's own version names its build (torch 2.14.1+cu130)
+            version = getattr(sys.modules.get(package), "__version__", None)
+            tags[f"lossbench.version.{package}"] = str(version or metadata.version(package))
         except metadata.PackageNotFoundError:
             pass
     return tags
