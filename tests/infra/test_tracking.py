@@ -141,7 +141,7 @@ def test_multirun_sweep_gets_a_parent_and_survives_failed_jobs(store, tmp_path):
         assert m[f"final_val_rmse.mean.{loss}.0_003"] == child.data.metrics["final_val_rmse"]
         assert m[f"final_val_rmse.n.{loss}.0_003"] == 1
     assert "study.claim" not in parent.data.tags
-    assert "MLflow run: " in proc.stderr  # each job's and the sweep's link
+    assert (proc.stdout + proc.stderr).count("MLflow run: ") == 5  # 4 jobs and the sweep
 
 
 def _fake_sweep(client: MlflowClient, results: list[tuple[str, str, str, float]]) -> str:
@@ -197,3 +197,22 @@ def test_close_sweep_logs_the_summary_on_the_parent(store, tmp_path):
     assert r.info.status == "FINISHED"
     assert r.data.metrics["final_test_rmse.mean.huber"] == 1.0  # optimizer not crossed
     assert r.data.tags["summary.condition_keys"] == ""
+
+
+def test_ui_resolves_the_store_like_a_run_and_links_runs_table_and_latest_study(store, tmp_path):
+    import json
+
+    from lossbench.ui import links, tracking_uri
+
+    assert tracking_uri([]) == "sqlite:///mlflow.db"
+    assert tracking_uri([f"tracking.uri={store}", "+experiment=power_outliers"]) == store
+    client = MlflowClient(store)
+    parent = _fake_sweep(client, [("huber", "adam", "FINISHED", 1.0)])
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "mlflow_parents.json").write_text(json.dumps({f"{store}|1": parent}))
+    close_sweep(str(tmp_path / "sweep"))
+    lines = links(store, "http://127.0.0.1:5000/")
+    assert lines[0] == "experiment fake_study: http://127.0.0.1:5000/#/experiments/1/runs"
+    assert lines[-1].startswith("latest study sweep")
+    assert lines[-1].endswith(f"http://127.0.0.1:5000/#/experiments/1/runs/{parent}")
+    assert not any("Default" in line for line in lines)  # no runs there
