@@ -278,8 +278,9 @@ def sweep_parent_run(tracker: MlflowTracker, sweep_dir: str) -> str:
             overrides = overrides_file.read_text() if overrides_file.exists() else ""
             run = tracker.client.create_run(
                 tracker.experiment_id, run_name=f"sweep {Path(sweep_dir).name}",
-                tags={"lossbench.sweep_dir": str(sweep_dir), "lossbench.role": "sweep",
-                      "lossbench.sweep_overrides": overrides[:5000]})
+                tags={**code_version_tags(), "mlflow.source.name": "lossbench",
+                      "mlflow.source.type": "LOCAL", "lossbench.sweep_dir": str(sweep_dir),
+                      "lossbench.role": "sweep", "lossbench.sweep_overrides": overrides[:5000]})
             parents[key] = run.info.run_id
         return parents[key]
 
