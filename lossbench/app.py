@@ -19,6 +19,7 @@ from lossbench import outcomes
 from lossbench.checkpoint import CheckpointError
 from lossbench.data import DataFileError, DataNotFoundError
 from lossbench.loop import TrainingDiverged
+from lossbench.data.files import recording
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.tasks import task_module
 from lossbench.torchutil import resolve_device, seed_everything
@@ -42,7 +43,18 @@ def make_tracker(cfg: DictConfig) -> Tracker:
     t = cfg.tracking
     if not t.enabled:
         return NullTracker()
-    return MlflowTracker(t.uri, t.experiment, t.artifact_location, plots=t.plots)
+    return MlflowTracker(t.uri, t.experiment, t.artifact_location, plots=t.plots,
+                         system_metrics=t.system_metrics,
+                         system_metrics_interval=t.system_metrics_interval)
+
+
+def job_tags(cfg: DictConfig) -> dict[str, str]:
+    """The run's tags: scenario, task, loss option, seed, and the job's Hydra overrides
+    (``lossbench.overrides``; a sweep's summary finds its crossed factors there)."""
+    tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
+    if HydraConfig.initialized():
+        tags["lossbench.overrides"] = " ".join(HydraConfig.get().overrides.task)[:5000]
+    return tags
 
 
 def _sweep_dir() -> Optional[str]:
@@ -61,20 +73,31 @@ def run(cfg: DictConfig) -> dict[str, float]:
     sweep_dir = _sweep_dir()
     in_sweep = sweep_dir is not None and not isinstance(tracker, NullTracker)
     parent = sweep_parent_run(tracker, sweep_dir) if in_sweep else None
-    tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
-    with tracker.start(cfg.run_name, tags=tags, parent_run_id=parent):
-        tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
-        tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-        if cfg.torch_threads:
-            torch.set_num_threads(cfg.torch_threads)
-        seed_everything(cfg.seed)
-        tracker.set_tags({"device": str(device)})
-        log.info("%s on %s", cfg.run_name, device)
-        data = load_data(cfg)
-        final = task.run(cfg, data, device, tracker)
-    log.info("%s: %s", cfg.run_name,
-             ", ".join(f"{k}={v:.4g}" for k, v in final.items() if k.startswith("final_test")))
+    try:
+        with tracker.start(cfg.run_name, tags=job_tags(cfg), parent_run_id=parent):
+            tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+            tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            if cfg.torch_threads:
+                torch.set_num_threads(cfg.torch_threads)
+            seed_everything(cfg.seed)
+            tracker.set_tags({"device": str(device)})
+            log.info("%s on %s", cfg.run_name, device)
+            with recording() as files:
+                data = load_data(cfg)
+            tracker.log_dataset(data, _choice("data"), cfg.data._target_, files)
+            final = task.run(cfg, data, device, tracker)
+        log.info("%s: %s", cfg.run_name, ", ".join(f"{k}={v:.4g}" for k, v in final.items()
+                                                   if k.startswith("final_test")))
+    finally:  # where to look, failed or not
+        log.info("MLflow run: %s", tracker.link())
     return final
+
+
+def _choice(group: str) -> str:
+    """The option chosen for a config group (e.g. data=california), "" outside Hydra."""
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.choices.get(group) or "")
+    return ""
 
 
 register_configs()

@@ -1,6 +1,8 @@
 """``lossbench`` console script: runs the Hydra app (``lossbench [overrides]``, ``-m`` sweeps);
 ``lossbench report [options]`` writes the case-study report (lossbench.report);
-``lossbench scenarios --loss ...`` lists where a loss fits (lossbench.scenarios).
+``lossbench scenarios --loss ...`` lists where a loss fits (lossbench.scenarios);
+``lossbench ui [--host H] [--port P] [overrides]`` serves the MLflow UI on the run's store
+(lossbench.ui).
 
 A config that does not compose (an unknown option, a key the chosen option lacks) is one line
 on stderr and exit status 2, like a bad value. A sweep exits 1 when any job failed or was
@@ -36,6 +38,10 @@ def main() -> None:
         from lossbench.report import main as report_main
 
         raise SystemExit(report_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["ui"]:
+        from lossbench.ui import main as ui_main
+
+        raise SystemExit(ui_main(sys.argv[2:]))
     if sys.argv[1:2] == ["scenarios"]:
         from lossbench.scenarios import main as scenarios_main
 

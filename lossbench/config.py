@@ -36,6 +36,14 @@ class TrackingConf:
     # log the learning-curve and scatter PNGs
     plots: bool = True
     enabled: bool = True
+    # MLflow's system metrics (system/cpu_utilization_percentage, memory, disk, network; GPU
+    # with pynvml) every system_metrics_interval seconds; needs psutil
+    system_metrics: bool = False
+    system_metrics_interval: float = 10.0
+
+    def __post_init__(self) -> None:
+        require(self.system_metrics_interval > 0, "tracking.system_metrics_interval", "> 0",
+                self.system_metrics_interval)
 
 
 

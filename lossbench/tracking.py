@@ -13,7 +13,8 @@ import logging
 import sqlite3
 import time
 import traceback
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
@@ -22,6 +23,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
+
+from lossbench.provenance import code_version_tags, data_file_tags, dataset_input
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,19 @@ class Tracker(Protocol):
 
     def log_figure(self, fig: Any, path: str) -> None: ...
 
+    def log_dataset(self, data: Any, name: str, loader: str, files: Sequence[Path]) -> None: ...
+
+    def link(self) -> str: ...
+
+
+def run_link(uri: str, experiment_id: str, run_id: str) -> str:
+    """Where to see a run: its page on an MLflow server, else the store, experiment and run
+    id (``lossbench ui`` with the same ``tracking.uri`` serves the store and prints the page)."""
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return (f"{uri} experiment {experiment_id} run {run_id} "
+            f"(browse: lossbench ui tracking.uri={uri})")
+
 
 def log_figures(tracker: Tracker, figures: dict[str, Callable[[], Any]]) -> None:
     """Build, log and close each figure, when the tracker wants plots (the one place that
@@ -123,12 +139,15 @@ class MlflowTracker:
     """Logs one job to one MLflow run."""
 
     def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
-                 plots: bool = True) -> None:
+                 plots: bool = True, system_metrics: bool = False,
+                 system_metrics_interval: float = 10.0) -> None:
         prepare_store(uri)
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
         self.experiment_id = get_or_create_experiment(self.client, experiment, artifact_location)
         self.plots = plots
+        self.system_metrics = system_metrics
+        self.system_metrics_interval = system_metrics_interval
         self.run_id: Optional[str] = None
 
     @contextlib.contextmanager
@@ -137,18 +156,37 @@ class MlflowTracker:
         """Open a run; it ends FINISHED, or FAILED with the reason as tags when the body raises."""
         if parent_run_id:
             tags = {**tags, PARENT_TAG: parent_run_id}
+        tags = {**code_version_tags(), "mlflow.source.name": "lossbench",
+                "mlflow.source.type": "LOCAL", **tags}
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
         self.run_id = run.info.run_id
+        monitor = self._start_system_metrics()
         try:
             yield self
         except BaseException as e:
             reason = f"{type(e).__name__}: {e}"
             self.client.set_tag(self.run_id, "failure_reason", reason[:5000])
             self.client.log_text(self.run_id, traceback.format_exc(), "traceback.txt")
-            self.client.set_terminated(self.run_id, "FAILED")
+            status = "FAILED"
             raise
         else:
-            self.client.set_terminated(self.run_id, "FINISHED")
+            status = "FINISHED"
+        finally:
+            if monitor is not None:
+                monitor.finish()
+            self.client.set_terminated(self.run_id, status)
+
+    def _start_system_metrics(self) -> Any:
+        """MLflow's system-metrics thread (CPU, memory, disk, network; GPU with pynvml), or
+        None when ``tracking.system_metrics`` is off. Metrics are named ``system/...``."""
+        if not self.system_metrics:
+            return None
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(self.run_id, tracking_uri=self.uri,
+                                       sampling_interval=self.system_metrics_interval)
+        monitor.start()
+        return monitor
 
     def log_params(self, params: dict[str, str]) -> None:
         items = [Param(k, v[:6000]) for k, v in params.items()]
@@ -168,6 +206,18 @@ class MlflowTracker:
 
     def log_figure(self, fig: Any, path: str) -> None:
         self.client.log_figure(self.run_id, fig, path)
+
+    def log_dataset(self, data: Any, name: str, loader: str, files: Sequence[Path]) -> None:
+        """The data set as an MLflow dataset input, and the checksums of the files read
+        (lossbench.provenance says what each field holds)."""
+        with warnings.catch_warnings():  # "source can be interpreted in multiple ways"
+            warnings.simplefilter("ignore", UserWarning)
+            self.client.log_inputs(self.run_id, datasets=[dataset_input(data, name, loader,
+                                                                        files)])
+        self.set_tags(data_file_tags(files))
+
+    def link(self) -> str:
+        return run_link(self.uri, self.experiment_id, self.run_id or "?")
 
 
 class NullTracker:
@@ -196,6 +246,12 @@ class NullTracker:
     def log_figure(self, fig: Any, path: str) -> None:
         pass
 
+    def log_dataset(self, data: Any, name: str, loader: str, files: Sequence[Path]) -> None:
+        pass
+
+    def link(self) -> str:
+        return "not tracked (tracking.enabled=false)"
+
 
 # --------------------------------------------------------------------------- sweeps
 @contextlib.contextmanager
@@ -222,14 +278,18 @@ def sweep_parent_run(tracker: MlflowTracker, sweep_dir: str) -> str:
             overrides = overrides_file.read_text() if overrides_file.exists() else ""
             run = tracker.client.create_run(
                 tracker.experiment_id, run_name=f"sweep {Path(sweep_dir).name}",
-                tags={"lossbench.sweep_dir": str(sweep_dir), "lossbench.role": "sweep",
-                      "lossbench.sweep_overrides": overrides[:5000]})
+                tags={**code_version_tags(), "mlflow.source.name": "lossbench",
+                      "mlflow.source.type": "LOCAL", "lossbench.sweep_dir": str(sweep_dir),
+                      "lossbench.role": "sweep", "lossbench.sweep_overrides": overrides[:5000]})
             parents[key] = run.info.run_id
         return parents[key]
 
 
 def close_sweep(sweep_dir: str) -> None:
-    """End every parent run of a sweep; tag each with its children's outcome."""
+    """End every parent run of a sweep, with its summary (lossbench.summary: the headline per
+    loss and condition, the children's outcome) as metrics and tags."""
+    from lossbench.summary import summarize_sweep  # reads children; needs scipy (stats)
+
     path = Path(sweep_dir) / PARENTS_FILE
     if not path.exists():
         return
@@ -237,16 +297,17 @@ def close_sweep(sweep_dir: str) -> None:
         for key, run_id in parents.items():
             uri = key.split("|", 1)[0]
             client = MlflowClient(tracking_uri=uri)
+            summary = summarize_sweep(client, run_id)
+            now = int(time.time() * 1000)
+            client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
+                                              for k, v in summary["metrics"].items()],
+                             tags=[RunTag(k, v) for k, v in summary["tags"].items()])
+            finished = int(summary["metrics"]["children.finished"])
+            failed = int(summary["metrics"]["children.failed"])
+            client.set_terminated(run_id, "FAILED" if failed and not finished else "FINISHED")
             exp_id = client.get_run(run_id).info.experiment_id
-            children = client.search_runs([exp_id], f"tags.`{PARENT_TAG}` = '{run_id}'",
-                                          max_results=10000)
-            failed = sum(c.info.status == "FAILED" for c in children)
-            client.set_tag(run_id, "lossbench.children", str(len(children)))
-            client.set_tag(run_id, "lossbench.failed_children", str(failed))
-            client.set_terminated(run_id, "FAILED" if children and failed == len(children)
-                                  else "FINISHED")
-            log.info("sweep parent run %s: %d child runs, %d failed", run_id, len(children),
-                     failed)
+            log.info("sweep parent run: %d child runs, %d failed", finished + failed, failed)
+            log.info("MLflow run: %s", run_link(uri, exp_id, run_id))
 
 
 class MlflowSweepCallback(Callback):

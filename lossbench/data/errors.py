@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lossbench.data.files import record
+
 
 class DataNotFoundError(FileNotFoundError):
     """A data set is not in the data dir and could not (or may not) be downloaded."""
@@ -94,8 +96,10 @@ def fetch_sklearn(fetcher: Callable[..., Any], data_dir: str, download: bool, wh
             raise DataFileError(f"cannot load {path}: {type(e).__name__}: {e}") from e
     try:
         with download_timeout():
-            return fetcher(data_home=str(home), download_if_missing=download)
+            bunch = fetcher(data_home=str(home), download_if_missing=download)
     except Exception as e:  # OSError offline / with download=False, URLError when unreachable
         raise missing(f"{what} ({cache_file})", str(home),
                       "run once online with download=true, or copy scikit-learn's cache file "
                       f"{cache_file} into that folder.", e if download else None) from e
+    record(home / cache_file)
+    return bunch

@@ -21,6 +21,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from lossbench.data.errors import DataFileError, download_timeout, missing
+from lossbench.data.files import record
 from lossbench.data.tabular import Splits
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (MNIST's format), gzipped or not; a broken one is a
     :class:`DataFileError` naming the file (and, when cut short, the item and byte)."""
     opener = gzip.open if path.suffix == ".gz" else open
+    record(path)
     try:
         with opener(path, "rb") as f:
             data = f.read()

@@ -30,6 +30,12 @@ class Splits:
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays a model sees, by name (``x_<split>`` rows are the split's size); every
+        data object offers this and ``info`` (MLflow's dataset digest and context)."""
+        return {f"{xy}_{part}": getattr(self, f"{xy}_{part}")
+                for part in ("train", "val", "test") for xy in ("x", "y")}
+
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
                   stratify: Optional[np.ndarray] = None) -> tuple[np.ndarray, ...]:

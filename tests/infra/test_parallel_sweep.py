@@ -52,5 +52,13 @@ def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
     assert all("final_test_rmse" in c.data.metrics for c in children)
     assert parents[0].data.tags["lossbench.children"] == str(N)
     assert parents[0].data.tags["lossbench.failed_children"] == "0"
+    # the parent's summary: the monitored metric over the 8 seeds (no condition: only seeds vary)
+    m = parents[0].data.metrics
+    assert m["children.finished"] == N and m["children.failed"] == 0
+    assert m["final_val_rmse.n.mse"] == N
+    values = [c.data.metrics["final_val_rmse"] for c in children]
+    assert m["final_val_rmse.mean.mse"] == pytest.approx(sum(values) / N)
+    assert m["final_val_rmse.ci_low.mse"] < m["final_val_rmse.mean.mse"] < m["final_val_rmse.ci_high.mse"]
+    assert parents[0].data.tags["mlflow.source.git.commit"] == children[0].data.tags["mlflow.source.git.commit"]
     with sqlite3.connect(tmp_path / "mlflow.db") as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

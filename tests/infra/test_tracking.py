@@ -11,8 +11,11 @@ import pytest
 from mlflow import MlflowClient
 
 from lossbench.app import run
-from lossbench.tracking import PARENT_TAG, flatten
-from tests.conftest import compose_config
+from lossbench.data.files import recording
+from lossbench.provenance import arrays_digest, split_context
+from lossbench.summary import summarize_sweep
+from lossbench.tracking import PARENT_TAG, close_sweep, flatten
+from tests.conftest import SHARED_DATA, compose_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +46,53 @@ def test_run_logs_params_stepped_metrics_and_artifacts(store):
     assert plots == {"plots/learning_curve.png", "plots/predicted_vs_true.png"}
     cfg_text = Path(client.download_artifacts(r.info.run_id, "config.yaml")).read_text()
     assert "delta: 1.5" in cfg_text and "${" not in cfg_text  # resolved
+    # the data set, the code version, no system metrics unless asked
+    (ds,) = r.inputs.dataset_inputs
+    assert ds.dataset.name == "diabetes" and ds.dataset.source_type == "code"
+    assert "lossbench.tasks.supervised.data.diabetes" in ds.dataset.source
+    assert {t.key: t.value for t in ds.tags} == {"mlflow.data.context":
+                                                 "train=308 val=67 test=67"}
+    assert len(ds.dataset.digest) == 16
+    assert r.data.tags["lossbench.version.torch"] == __import__("torch").__version__
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert r.data.tags["mlflow.source.git.commit"] == head
+    assert r.data.tags["lossbench.git_dirty"] in ("true", "false")
+    assert "loss=huber" in r.data.tags["lossbench.overrides"].split()
+    assert not any(k.startswith("system/") for k in r.data.metrics)
+
+
+def test_same_data_same_digest_other_split_other_digest():
+    from lossbench.tasks.supervised.data import diabetes
+
+    kw = dict(val_fraction=0.15, test_fraction=0.15, standardize_target=True,
+              outlier_fraction=0.0, outlier_scale_min=5.0, outlier_scale_max=10.0)
+    a, b = diabetes(split_seed=0, **kw), diabetes(split_seed=0, **kw)
+    c = diabetes(split_seed=1, **kw)
+    assert arrays_digest(a.arrays()) == arrays_digest(b.arrays()) != arrays_digest(c.arrays())
+    assert split_context(a.arrays()) == "train=308 val=67 test=67"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "scikit_learn_data").exists(), reason="no shared data")
+def test_loader_records_the_file_it_read_and_the_run_its_checksum(store):
+    import hashlib
+
+    run(compose_config(f"tracking.uri={store}", "scenario=house_price", "trainer.epochs=1",
+                       f"data_dir={SHARED_DATA}", "download=false", "tracking.plots=false",
+                       "tracking.system_metrics=true", "tracking.system_metrics_interval=0.2"))
+    client = MlflowClient(store)
+    (r,) = client.search_runs([client.get_experiment_by_name("house_price").experiment_id])
+    pkz = SHARED_DATA / "scikit_learn_data" / "cal_housing_py3.pkz"
+    sha = hashlib.sha256(pkz.read_bytes()).hexdigest()
+    assert r.data.tags["lossbench.data_sha256.cal_housing_py3.pkz"] == sha
+    (ds,) = r.inputs.dataset_inputs
+    assert ds.dataset.name == "california_housing" and ds.dataset.source_type == "local"
+    assert str(pkz) in ds.dataset.source
+    assert "system/cpu_utilization_percentage" in r.data.metrics  # tracking.system_metrics
+    with recording() as files:  # nothing recorded outside a recording; nested ones restore
+        from lossbench.data.files import record
+        record(pkz)
+    assert files == [pkz.resolve()]
 
 
 def test_diverging_run_is_recorded_failed_with_reason(store):
@@ -82,3 +132,88 @@ def test_multirun_sweep_gets_a_parent_and_survives_failed_jobs(store, tmp_path):
     assert parent.data.tags["lossbench.children"] == "4"
     assert parent.data.tags["lossbench.failed_children"] == "2"
     assert "loss=mse,mae" in parent.data.tags["lossbench.sweep_overrides"]
+    # the summary: the monitored metric per loss and condition (the swept lr), no study tags
+    m = parent.data.metrics
+    assert m["children.finished"] == 2 and m["children.failed"] == 2
+    assert parent.data.tags["summary.condition_keys"] == "optimizer.lr"
+    for loss in ("mse", "mae"):
+        (child,) = [c for c in children if c.data.tags["loss"] == loss
+                    and c.info.status == "FINISHED"]
+        assert m[f"final_val_rmse.mean.{loss}.0_003"] == child.data.metrics["final_val_rmse"]
+        assert m[f"final_val_rmse.n.{loss}.0_003"] == 1
+    assert "study.claim" not in parent.data.tags
+    assert (proc.stdout + proc.stderr).count("MLflow run: ") == 5  # 4 jobs and the sweep
+
+
+def _fake_sweep(client: MlflowClient, results: list[tuple[str, str, str, float]]) -> str:
+    """A parent with one child per (loss, optimizer, status, headline) of a fake study."""
+    exp = client.create_experiment("fake_study")
+    parent = client.create_run(exp, tags={"lossbench.role": "sweep"}).info.run_id
+    for seed, (loss, opt, status, value) in enumerate(results):
+        child = client.create_run(exp, tags={
+            PARENT_TAG: parent, "loss": loss,
+            "lossbench.overrides": f"+experiment=fake loss={loss} optimizer={opt} seed={seed}"})
+        rid = child.info.run_id
+        for k, v in {"study.headline": "final_test_rmse", "study.headline_mode": "min",
+                     "study.claim": "Huber beats MSE.", "study.paired_loss": "huber",
+                     "trainer.monitor": "val_rmse", "profile": "quick"}.items():
+            client.log_param(rid, k, v)
+        client.log_metric(rid, "final_test_rmse", value)
+        client.set_terminated(rid, status)
+    return parent
+
+
+def test_sweep_summary_names_reference_values_and_counts(store):
+    client = MlflowClient(store)
+    parent = _fake_sweep(client, [
+        ("huber", "adam", "FINISHED", 1.0), ("huber", "adam", "FINISHED", 2.0),
+        ("huber", "adam", "FINISHED", 3.0), ("huber", "sgd", "FINISHED", 5.0),
+        ("mse", "adam", "FINISHED", 4.0), ("mse", "adam", "FINISHED", float("inf")),
+        ("mse", "adam", "FAILED", 1.0)])
+    s = summarize_sweep(client, parent)
+    m, tags = s["metrics"], s["tags"]
+    assert m["final_test_rmse.mean.huber.adam"] == pytest.approx(2.0)
+    # mean +- t(0.975, 2) * sd / sqrt(3) = 2 +- 4.302653 / 1.732051
+    assert m["final_test_rmse.ci_low.huber.adam"] == pytest.approx(-0.484138, abs=1e-6)
+    assert m["final_test_rmse.ci_high.huber.adam"] == pytest.approx(4.484138, abs=1e-6)
+    assert m["final_test_rmse.mean.huber.sgd"] == 5.0 and m["final_test_rmse.n.huber.sgd"] == 1
+    assert "final_test_rmse.ci_low.huber.sgd" not in m  # no interval from one value
+    assert m["final_test_rmse.mean.mse.adam"] == 4.0  # the infinite and the FAILED one: out
+    assert m["children.finished"] == 5 and m["children.failed"] == 2
+    assert tags["summary.condition_keys"] == "optimizer"
+    assert tags["study.claim"] == "Huber beats MSE." and tags["study.paired_loss"] == "huber"
+    assert tags["lossbench.failed_children"] == "2" and tags["lossbench.children"] == "7"
+
+
+def test_close_sweep_logs_the_summary_on_the_parent(store, tmp_path):
+    import json
+
+    client = MlflowClient(store)
+    parent = _fake_sweep(client, [("huber", "adam", "FINISHED", 1.0),
+                                  ("mse", "adam", "FINISHED", 2.0)])
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "mlflow_parents.json").write_text(json.dumps({f"{store}|1": parent}))
+    close_sweep(str(tmp_path / "sweep"))
+    r = client.get_run(parent)
+    assert r.info.status == "FINISHED"
+    assert r.data.metrics["final_test_rmse.mean.huber"] == 1.0  # optimizer not crossed
+    assert r.data.tags["summary.condition_keys"] == ""
+
+
+def test_ui_resolves_the_store_like_a_run_and_links_runs_table_and_latest_study(store, tmp_path):
+    import json
+
+    from lossbench.ui import links, tracking_uri
+
+    assert tracking_uri([]) == "sqlite:///mlflow.db"
+    assert tracking_uri([f"tracking.uri={store}", "+experiment=power_outliers"]) == store
+    client = MlflowClient(store)
+    parent = _fake_sweep(client, [("huber", "adam", "FINISHED", 1.0)])
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "mlflow_parents.json").write_text(json.dumps({f"{store}|1": parent}))
+    close_sweep(str(tmp_path / "sweep"))
+    lines = links(store, "http://127.0.0.1:5000/")
+    assert lines[0] == "experiment fake_study: http://127.0.0.1:5000/#/experiments/1/runs"
+    assert lines[-1].startswith("latest study sweep")
+    assert lines[-1].endswith(f"http://127.0.0.1:5000/#/experiments/1/runs/{parent}")
+    assert not any("Default" in line for line in lines)  # no runs there

@@ -26,6 +26,12 @@ class GanData:
     std: float = 0.0
     info: dict = field(default_factory=dict)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The real samples (and labels, when present) by name (see ``Splits.arrays``)."""
+        named = {"x_train": self.x_train, "y_train": self.y_train, "x_eval": self.x_eval,
+                 "y_eval": self.y_eval, "modes": self.modes}
+        return {k: v for k, v in named.items() if v is not None}
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])

@@ -40,6 +40,12 @@ class PairData:
     pairs_per_epoch: int
     info: dict = field(default_factory=dict)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The splits' arrays and the fixed evaluation pairs (see ``Splits.arrays``)."""
+        fixed = {f"{name}_{part}": a for part, pair in self.eval_pairs.items()
+                 for name, a in zip(("pairs", "same"), pair)}
+        return {**self.splits.arrays(), **fixed}
+
 
 def identity_split(labels: np.ndarray, val_fraction: float, test_fraction: float,
                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

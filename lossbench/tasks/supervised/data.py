@@ -21,6 +21,7 @@ from sklearn.datasets import fetch_california_housing, load_breast_cancer, load_
 from sklearn.preprocessing import StandardScaler
 
 from lossbench.data.errors import DataFileError, download_timeout, fetch_sklearn, missing
+from lossbench.data.files import record
 from lossbench.data.images import load_images, to_splits
 from lossbench.data.tabular import Splits, make_splits
 from lossbench.schema import ConfigError
@@ -164,6 +165,7 @@ def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fractio
         raise DataFileError(f"cannot parse {path}: {first_bad_cell(path, 58) or e}") from None
     if table.shape[1] != 58:
         raise DataFileError(f"cannot parse {path}: {first_bad_cell(path, 58)}")
+    record(path)
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
                   num_classes=num_classes, positive_rate=positive_rate)
