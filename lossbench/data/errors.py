@@ -91,9 +91,11 @@ def fetch_sklearn(fetcher: Callable[..., Any], data_dir: str, download: bool, wh
     if path.exists():
         check_official(path)
         try:
-            return fetcher(data_home=str(home), download_if_missing=False)
+            bunch = fetcher(data_home=str(home), download_if_missing=False)
         except Exception as e:
             raise DataFileError(f"cannot load {path}: {type(e).__name__}: {e}") from e
+        record(path)
+        return bunch
     try:
         with download_timeout():
             bunch = fetcher(data_home=str(home), download_if_missing=download)

@@ -67,8 +67,8 @@ def test_same_data_same_digest_other_split_other_digest():
 
     kw = dict(val_fraction=0.15, test_fraction=0.15, standardize_target=True,
               outlier_fraction=0.0, outlier_scale_min=5.0, outlier_scale_max=10.0)
-    a, b = diabetes(split_seed=0, **kw), diabetes(split_seed=0, **kw)
-    c = diabetes(split_seed=1, **kw)
+    a, b = diabetes("", False, split_seed=0, **kw), diabetes("", False, split_seed=0, **kw)
+    c = diabetes("", False, split_seed=1, **kw)
     assert arrays_digest(a.arrays()) == arrays_digest(b.arrays()) != arrays_digest(c.arrays())
     assert split_context(a.arrays()) == "train=308 val=67 test=67"
 
