@@ -684,6 +684,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap.add_argument("--check", type=Path, metavar="REPORT.md",
                     help="write nothing; compare the per-loss mean rows of the studies in the "
                          "store with this committed report, exit 1 when any differs")
+    ap.add_argument("--claim", type=Path, action="append", default=[], metavar="FILE",
+                    help="a user's claim file (lossbench.claims): print its verdict on the "
+                         "latest sweep of its study instead of writing the report; repeatable")
     ap.add_argument("--alpha", default=0.05, type=float, help="significance level (0.05)")
     ap.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return ap.parse_args(list(argv))
@@ -703,6 +706,14 @@ def main(argv: Sequence[str]) -> int:
         return _error(f"--tracking-uri {args.tracking_uri}: no such database file {db}")
     if args.check is not None and not args.check.is_file():
         return _error(f"--check {args.check}: no such file")
+    if args.claim:
+        from lossbench import claims
+
+        status = 0
+        for path in args.claim:
+            status = max(status, claims.main([str(path), "--tracking-uri", args.tracking_uri,
+                                              "--alpha", str(args.alpha)]))
+        return status
     try:
         studies = load_studies(MlflowClient(tracking_uri=args.tracking_uri), args.experiment,
                                args.sweep, args.include_incomplete)
