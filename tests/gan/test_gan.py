@@ -187,7 +187,7 @@ def test_models_emit_raw_scores_and_samples_of_the_data_shape():
 
 # --------------------------------------------------------------------------- configs
 def test_wgan_scenario_is_images_with_rmsprop_and_the_paper_defaults():
-    cfg = compose_config("scenario=wgan")
+    cfg = compose_config("scenario=wgan", "data=fashion_mnist_gan")
     validate(cfg)
     gan_task.check(cfg)
     assert (cfg.name, cfg.task, cfg.loss_name) == ("wgan", "gan", "wgan")

@@ -107,11 +107,11 @@ def test_feature_classifier_is_cached_and_falls_back_from_a_read_only_data_dir(t
     writable = tmp_path / "data"
     writable.mkdir()
     model, meta = features.feature_classifier(data.x_train, data.y_train, "toy", str(writable),
-                                              epochs=2, max_train=200, device=cpu)
+                                              epochs=2, max_train=200, device=cpu, dim=16)
     assert Path(meta["path"]).parent == writable / "lossbench_cache" / "fd_classifier"
     assert meta["val_accuracy"] > 0.9  # the bands are easy
     again, meta2 = features.feature_classifier(data.x_train, data.y_train, "toy", str(writable),
-                                               epochs=2, max_train=200, device=cpu)
+                                               epochs=2, max_train=200, device=cpu, dim=16)
     assert meta2["path"] == meta["path"] and "train_seconds" in meta2
     for k, v in model.state_dict().items():
         assert torch.equal(v, again.state_dict()[k])
@@ -120,7 +120,7 @@ def test_feature_classifier_is_cached_and_falls_back_from_a_read_only_data_dir(t
     os.chmod(read_only, stat.S_IRUSR | stat.S_IXUSR)
     try:
         _, meta3 = features.feature_classifier(data.x_train, data.y_train, "toy", str(read_only),
-                                               epochs=1, max_train=200, device=cpu)
+                                               epochs=1, max_train=200, device=cpu, dim=16)
     finally:
         os.chmod(read_only, stat.S_IRWXU)
     assert Path(meta3["path"]).parent == tmp_path / "user_cache" / "lossbench" / "fd_classifier"

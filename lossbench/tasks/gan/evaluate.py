@@ -4,9 +4,12 @@ training loop's RNG).
 
 Every evaluation gives the critic's Wasserstein estimate ``E[D(real)] - E[D(fake)]`` on
 held-out real samples (for the standard GAN, the same gap in logits), plus, for points, the
-exact W1 to the held-out sample and mode coverage, and for images the Frechet distance in a
-classifier's feature space and the histogram of the classes it assigns to generated images.
-:meth:`Evaluator.reference` gives what real data scores (the floor of each metric).
+exact W1 to the held-out sample, mode coverage and the collapse indicator, and for images the
+Frechet distance in a classifier's feature space, the histogram of the classes it assigns to
+generated images and the distance of generated images to their nearest training image.
+:meth:`Evaluator.reference` gives what real data scores (the floor of each metric);
+:meth:`Evaluator.final_figures` the figures made once, at the end (the nearest-training-image
+panel).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from lossbench.tasks.gan import features, metrics, plots
 from lossbench.tasks.gan.models import GanPair
 
 NOISE_SEED_OFFSET = 7919
+# generated images whose nearest training image is searched at each evaluation
+NN_SAMPLES = 256
+# pairs in the nearest-training-image panel
+PANEL_SAMPLES = 8
 
 
 @contextlib.contextmanager
@@ -73,11 +80,16 @@ class Evaluator:
     def figure(self, samples: np.ndarray, title: str) -> Figure:
         raise NotImplementedError
 
+    def final_figures(self, samples: np.ndarray, title: str) -> dict[str, Any]:
+        """Artifact path -> figure builder, logged once after training."""
+        return {}
+
 
 class PointsEvaluator(Evaluator):
     def sample_metrics(self, samples: np.ndarray) -> dict[str, float]:
         out = {"w1": metrics.wasserstein1_exact(samples, self.data.x_eval)}
-        return out | metrics.mode_coverage(samples, self.data.modes, self.data.std, self.share)
+        out |= metrics.mode_coverage(samples, self.data.modes, self.data.std, self.share)
+        return out | metrics.mode_collapse(samples, self.data.modes, self.share)
 
     def reference(self) -> dict[str, Any]:
         """W1 between two real samples of this size; coverage of the real sample."""
@@ -98,6 +110,10 @@ class ImagesEvaluator(Evaluator):
         self.classifier, self.classifier_meta = classifier, classifier_meta
         self.num_classes = int(data.y_train.max()) + 1
         self.real_features = self._features(self.x_eval)
+        self.x_train = torch.as_tensor(data.x_train, device=device)
+
+    def nearest_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return metrics.nearest_neighbours(x, self.x_train)
 
     def _features(self, x: torch.Tensor) -> np.ndarray:
         return features.apply(self.classifier.features, x).double().cpu().numpy()
@@ -105,18 +121,30 @@ class ImagesEvaluator(Evaluator):
     def sample_metrics(self, samples: np.ndarray) -> dict[str, float]:
         x = torch.as_tensor(samples, device=self.device)
         out = {"fd": metrics.frechet_distance(self._features(x), self.real_features)}
+        out["nn_train_distance"] = float(self.nearest_train(x[:NN_SAMPLES])[1].mean())
         pred = features.apply(self.classifier, x).argmax(1).cpu().numpy()
         return out | metrics.class_histogram(pred, self.num_classes, self.share)
 
     def reference(self) -> dict[str, Any]:
-        """FD between as many real training images and the held-out ones; classifier accuracy."""
+        """FD between as many real training images and the held-out ones; classifier accuracy;
+        the held-out images' distance to their nearest training image (what an image the
+        generator did not copy scores)."""
         other = torch.as_tensor(self.data.x_train[:len(self.data.x_eval)], device=self.device)
+        nn_real = self.nearest_train(self.x_eval[:NN_SAMPLES])[1]
         return {"fd_real_floor": metrics.frechet_distance(self._features(other),
                                                           self.real_features),
-                "fd_classifier_val_accuracy": self.classifier_meta["val_accuracy"]}
+                "fd_classifier_val_accuracy": self.classifier_meta["val_accuracy"],
+                "nn_train_distance_real": float(nn_real.mean())}
 
     def figure(self, samples: np.ndarray, title: str) -> Figure:
         return plots.image_grid(samples[:64], title)
+
+    def final_figures(self, samples: np.ndarray, title: str) -> dict[str, Any]:
+        x = torch.as_tensor(samples[:PANEL_SAMPLES], device=self.device)
+        idx, dist = self.nearest_train(x)
+        nearest = self.data.x_train[idx.cpu().numpy()]
+        return {"samples/nearest_train.png": lambda: plots.nearest_panel(
+            samples[:PANEL_SAMPLES], nearest, dist.cpu().numpy(), title)}
 
 
 def make_evaluator(cfg: DictConfig, data: GanData, pair: GanPair,
@@ -126,5 +154,6 @@ def make_evaluator(cfg: DictConfig, data: GanData, pair: GanPair,
         return PointsEvaluator(data, pair, device, cfg.seed, tc.coverage_share)
     classifier, meta = features.feature_classifier(
         data.x_train, data.y_train, data.info.get("dataset", "images"), cfg.data_dir,
-        epochs=tc.classifier_epochs, max_train=tc.classifier_max_train, device=device)
+        epochs=tc.classifier_epochs, max_train=tc.classifier_max_train, device=device,
+        dim=tc.classifier_dim)
     return ImagesEvaluator(data, pair, device, cfg.seed, tc.coverage_share, classifier, meta)

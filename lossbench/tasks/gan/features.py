@@ -1,8 +1,10 @@
 """The feature space of the Frechet distance: a small CNN classifier trained on the same data
-set as the GAN (Inception features mean little on 28x28 grey images), once, then cached.
+set as the GAN (Inception features mean little on 28x28 grey images), once, then cached. For
+Olivetti faces it learns the 40 people from the training faces, so the distance is measured in
+a face-identity space (features of faces, not of clothes or digits).
 
 The cache file is keyed by the data set's name, a digest of its training images and labels
-and the training settings, and lives in ``<data_dir>/lossbench_cache/fd_classifier/``; when
+and the training settings (epochs, training images, feature width), and lives in ``<data_dir>/lossbench_cache/fd_classifier/``; when
 the data dir is read-only (its permission bits say so, even to root) it goes to
 ``$XDG_CACHE_HOME/lossbench`` (default ``~/.cache/lossbench``). The classifier is trained with
 a fixed seed, whatever the run's seed, so every run of a data set is scored in the same space.
@@ -70,7 +72,8 @@ def digest(x: np.ndarray, y: np.ndarray) -> str:
 
 
 def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int,
-                     max_train: int, device: torch.device) -> tuple[FeatureCNN, dict[str, Any]]:
+                     max_train: int, device: torch.device,
+                     dim: int) -> tuple[FeatureCNN, dict[str, Any]]:
     """Adam on a seeded subsample of ``max_train`` images; accuracy on ``VAL_SIZE`` others."""
     tic = time.perf_counter()
     rng = np.random.default_rng(SEED)
@@ -80,7 +83,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int
     gen = torch.Generator().manual_seed(SEED)
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the run's RNG
         torch.manual_seed(SEED)
-        model = FeatureCNN(x.shape[1], num_classes).to(device)
+        model = FeatureCNN(x.shape[1], num_classes, dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = torch.as_tensor(x[train], device=device), torch.as_tensor(y[train], device=device)
     for _ in range(epochs):
@@ -95,27 +98,27 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int
     model.eval()
     logits = apply(model, torch.as_tensor(x[val], device=device))
     acc = float((logits.argmax(1).cpu().numpy() == y[val]).mean())
-    meta = {"val_accuracy": acc, "n_train": len(train), "epochs": epochs,
+    meta = {"val_accuracy": acc, "n_train": len(train), "epochs": epochs, "dim": dim,
             "train_seconds": time.perf_counter() - tic}
     return model, meta
 
 
 def feature_classifier(x: np.ndarray, y: np.ndarray, dataset: str, data_dir: str, *,
-                       epochs: int, max_train: int,
-                       device: torch.device) -> tuple[FeatureCNN, dict[str, Any]]:
+                       epochs: int, max_train: int, device: torch.device,
+                       dim: int) -> tuple[FeatureCNN, dict[str, Any]]:
     """The cached classifier for these images (training and caching it the first time)."""
     num_classes = int(y.max()) + 1
-    name = f"{dataset}-{digest(x, y)}-e{epochs}-n{max_train}.pt"
+    name = f"{dataset}-{digest(x, y)}-e{epochs}-n{max_train}-d{dim}.pt"
     for d in cache_dirs(data_dir):
         path = d / "fd_classifier" / name
         if path.is_file():
             state = torch.load(path, map_location="cpu", weights_only=True)
-            model = FeatureCNN(x.shape[1], num_classes)
+            model = FeatureCNN(x.shape[1], num_classes, dim)
             model.load_state_dict(state["model"])
             log.info("feature classifier from %s", path)
             return model.to(device).eval(), {**state["meta"], "path": str(path)}
     log.info("training the %s feature classifier (once; it is cached)", dataset)
-    model, meta = train_classifier(x, y, num_classes, epochs, max_train, device)
+    model, meta = train_classifier(x, y, num_classes, epochs, max_train, device, dim)
     path = _save(model, meta, name, cache_dirs(data_dir))
     return model.eval(), {**meta, "path": str(path) if path else ""}
 

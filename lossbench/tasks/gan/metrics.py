@@ -14,15 +14,26 @@
   nearest mode centre; a mode is covered when it gets at least ``share`` of the high-quality
   points a uniform mixture would give it (``share * n / K``; 0.2 on 2,500 points and 25 modes
   is the 20-point rule of VEEGAN / PacGAN).
+* :func:`mode_collapse`: a generated point *visits* a mode when it lies within half the
+  smallest distance between two mode centres of it (disjoint balls, far wider than the 3 std
+  of high quality); a mode is visited with at least ``share`` of a uniform mode's points.
+  ``collapsed`` is 1 when fewer than half the modes are visited: the mass sits on a few modes
+  (or on none). Unlike ``modes_covered`` it does not ask for sharp samples, so a generator
+  that spreads blurry mass around every mode has not collapsed; one whose points sit between
+  the modes (e.g. a blob at the centre of the ring) has visited none.
 * :func:`frechet_distance`: ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))`` between Gaussians
   fitted to two feature sets (FID's formula, here on a classifier trained on the same data).
 * :func:`class_histogram`: the share of generated images per predicted class, the number of
   classes covered (same rule as modes) and its entropy.
+* :func:`nearest_neighbours`: each image's nearest training image and their RMS pixel
+  distance (L2 / sqrt(pixels), so 32x32 and 64x64 compare): memorisation shows as generated
+  images much closer to the training set than held-out real images are.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
@@ -47,6 +58,26 @@ def mode_coverage(x: np.ndarray, modes: np.ndarray, std: float,
     covered = int((counts >= share * len(x) / len(modes)).sum())
     return {"hq_fraction": float(hq.mean()), "modes_covered": float(covered),
             "modes_covered_fraction": covered / len(modes)}
+
+
+# collapsed: fewer than this fraction of the modes visited
+COLLAPSE_BELOW = 0.5
+
+
+def mode_collapse(x: np.ndarray, modes: np.ndarray, share: float = 0.2) -> dict[str, float]:
+    """``modes_visited`` (modes holding >= ``share * n / K`` of the points, a point counting
+    for a mode within half the smallest distance between two centres of it) and
+    ``collapsed`` (1.0 when fewer than ``COLLAPSE_BELOW * K`` modes are visited, else 0.0)."""
+    m = modes.astype(np.float64)
+    centre_gaps = cdist(m, m) + np.diag(np.full(len(m), np.inf))
+    radius = 0.5 * centre_gaps.min()
+    dist = cdist(x.astype(np.float64), m)
+    nearest = dist.argmin(axis=1)
+    inside = dist[np.arange(len(x)), nearest] < radius
+    counts = np.bincount(nearest[inside], minlength=len(m))
+    visited = int((counts >= share * len(x) / len(m)).sum())
+    return {"modes_visited": float(visited),
+            "collapsed": float(visited < COLLAPSE_BELOW * len(m))}
 
 
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
@@ -84,3 +115,21 @@ def class_histogram(pred: np.ndarray, num_classes: int, share: float = 0.2) -> d
     out["gen_classes"] = float((frac >= share / num_classes).sum())
     out["gen_class_entropy"] = float(-(nz * np.log(nz)).sum())
     return out
+
+
+def nearest_neighbours(x: torch.Tensor, train: torch.Tensor,
+                       chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each image of ``x``, the index of its nearest image in ``train`` (Euclidean in pixel
+    space) and the RMS pixel distance to it (L2 / sqrt(number of pixels)); ``train`` is
+    scanned in chunks so a large training set never makes an ``(n, N)`` matrix at once."""
+    a = x.flatten(1).double()
+    best = torch.full((len(a),), torch.inf, dtype=torch.float64, device=a.device)
+    idx = torch.zeros(len(a), dtype=torch.long, device=a.device)
+    for start in range(0, len(train), chunk):
+        b = train[start:start + chunk].flatten(1).to(a)
+        d = torch.cdist(a, b)
+        val, arg = d.min(dim=1)
+        better = val < best
+        best = torch.where(better, val, best)
+        idx = torch.where(better, arg + start, idx)
+    return idx, best / a.shape[1] ** 0.5

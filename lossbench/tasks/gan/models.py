@@ -45,43 +45,62 @@ def mlp_gan(sample_shape: Sequence[int], latent_dim: int, hidden: Sequence[int])
     return GanPair(mlp(latent_dim, d, hidden), mlp(d, 1, hidden), latent_dim)
 
 
+def halvings(size: int) -> int:
+    """How many stride-2 layers a DCGAN pair uses for ``size`` x ``size`` images: halve while
+    the size stays even and the result is at least 4 (28 -> 7: 2; 32 -> 4: 3; 64 -> 4: 4)."""
+    k = 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        k += 1
+    return k
+
+
 class ConvGenerator(nn.Module):
-    """z -> linear -> (2w, H/4, W/4) -> deconv (w, H/2, W/2) -> deconv (C, H, W) -> tanh."""
+    """z -> linear -> (w 2^(k-1), s, s) -> k stride-2 deconvs, halving the channels and doubling
+    the side each time, the last to (C, H, W) -> tanh; ``k = halvings(H)``, ``s = H / 2^k``
+    (28x28: 7 -> 14 -> 28; 32x32: 4 -> 8 -> 16 -> 32). Batch norm and ReLU between layers."""
 
     def __init__(self, latent_dim: int, channels: int, size: int, width: int) -> None:
         super().__init__()
-        s = size // 4
-        self.net = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * s * s), nn.Unflatten(1, (2 * width, s, s)),
-            nn.BatchNorm2d(2 * width), nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),
-            nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh(),
-        )
+        k = halvings(size)
+        s, c = size >> k, width << (k - 1)
+        layers: list[nn.Module] = [nn.Linear(latent_dim, c * s * s), nn.Unflatten(1, (c, s, s)),
+                                   nn.BatchNorm2d(c), nn.ReLU()]
+        for _ in range(k - 1):
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1),
+                       nn.BatchNorm2d(c // 2), nn.ReLU()]
+            c //= 2
+        self.net = nn.Sequential(*layers, nn.ConvTranspose2d(c, channels, 4, stride=2, padding=1),
+                                 nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
 
 class ConvCritic(nn.Module):
-    """(C, H, W) -> conv (w, H/2) -> conv (2w, H/4) -> linear -> one raw score. LeakyReLU, no
-    batch norm (a gradient penalty is per sample; batch norm would couple the samples)."""
+    """(C, H, W) -> k stride-2 convs (w, 2w, 4w ... channels; the side halves each time) ->
+    linear -> one raw score, ``k = halvings(H)``. LeakyReLU, no batch norm (a gradient penalty
+    is per sample; batch norm would couple the samples)."""
 
     def __init__(self, channels: int, size: int, width: int) -> None:
         super().__init__()
-        s = size // 4
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * s * s, 1),
-        )
+        k = halvings(size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, stride=2, padding=1),
+                                   nn.LeakyReLU(0.2)]
+        c = width
+        for _ in range(k - 1):
+            layers += [nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            c *= 2
+        s = size >> k
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 def dcgan(sample_shape: Sequence[int], latent_dim: int, width: int) -> GanPair:
-    """DCGAN-style pair for square images ``(C, H, H)`` with ``H`` divisible by 4 (28x28)."""
+    """DCGAN-style pair for square images ``(C, H, H)``, ``H`` divisible by 4: two stride-2
+    layers for 28x28, three for 32x32, four for 64x64 (:func:`halvings`)."""
     if len(sample_shape) != 3 or sample_shape[1] != sample_shape[2] or sample_shape[1] % 4:
         raise ValueError(f"dcgan needs square (C, H, H) images with H divisible by 4, got "
                          f"{tuple(sample_shape)}")

@@ -1,4 +1,5 @@
-"""GAN figures: generated vs real points, a grid of generated images, metric curves."""
+"""GAN figures: generated vs real points, a grid of generated images, generated images over
+their nearest training images, metric curves."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ def image_grid(images: np.ndarray, title: str, nrow: int = 8) -> Figure:
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.axis("off")
     ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def nearest_panel(samples: np.ndarray, nearest: np.ndarray, distances: np.ndarray,
+                  title: str) -> Figure:
+    """Generated images (top row) over their nearest training images (bottom row), each
+    column titled with the RMS pixel distance between the two: copies show as twins."""
+    n = len(samples)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.1), squeeze=False)
+    for j in range(n):
+        for row, img in enumerate((samples[j], nearest[j])):
+            ax = axes[row, j]
+            pix = np.clip((np.transpose(img, (1, 2, 0)) + 1.0) / 2.0, 0.0, 1.0)
+            ax.imshow(pix[..., 0] if pix.shape[2] == 1 else pix, cmap="gray", vmin=0, vmax=1,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, j].set_title(f"{distances[j]:.3f}", fontsize=7)
+    axes[0, 0].set_ylabel("generated", fontsize=8)
+    axes[1, 0].set_ylabel("nearest train", fontsize=8)
+    fig.suptitle(f"{title}: nearest training image (RMS pixel distance)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -3,8 +3,11 @@ standard non-saturating GAN) for a budget of generator steps.
 
 Every ``trainer.eval_every`` steps the loop's statistics (critic and generator losses, the
 gradient penalty, the critic's gap on training batches) and the evaluator's metrics (critic's
-Wasserstein estimate; W1 and mode coverage on points; Frechet distance and class histogram
-on images) are logged with ``step`` = generator step, with a PNG of the samples. Every
+Wasserstein estimate; W1, mode coverage and the collapse indicator on points; Frechet
+distance, class histogram and distance to the nearest training image on images) are logged
+with ``step`` = generator step, with a PNG of the samples. At the end: ``final_*`` of the last
+evaluation (``final_collapsed``: the 0/1 collapse indicator on points) and, for images, the
+nearest-training-image panel ``samples/nearest_train.png``. Every
 ``trainer.checkpoint_every`` steps and at the end, generator, critic, optimizers and RNG states
 go to the checkpoint dir; ``resume=true`` continues from there to the same result, re-logging
 the earlier history into the new MLflow run.
@@ -24,25 +27,26 @@ from lossbench.tasks.gan.data import GanData
 from lossbench.tasks.gan import checkpoint, plots
 from lossbench.tasks.gan.evaluate import make_evaluator
 from lossbench.tasks.gan.loop import GanTrainer
-from lossbench.tasks.gan.schema import (DCGANConf, GanImagesConf, GanLossConf, GanMLPConf,
-                                        GanTrainerConf, MixtureDataConf)
+from lossbench.tasks.gan.schema import (DCGANConf, FacesDataConf, GanImagesConf, GanLossConf,
+                                        GanMLPConf, GanTrainerConf, MixtureDataConf)
 from lossbench.tracking import Tracker, log_figures
 
 log = logging.getLogger(__name__)
-CURVES = {"points": ["critic_w_estimate", "w1", "modes_covered", "hq_fraction", "loss_critic",
-                     "loss_generator"],
-          "images": ["critic_w_estimate", "fd", "gen_classes", "gen_class_entropy",
-                     "loss_critic", "loss_generator"]}
+CURVES = {"points": ["critic_w_estimate", "w1", "modes_covered", "modes_visited",
+                     "hq_fraction", "loss_critic", "loss_generator"],
+          "images": ["critic_w_estimate", "fd", "nn_train_distance", "gen_classes",
+                     "gen_class_entropy", "loss_critic", "loss_generator"]}
 
 
 def check(cfg: DictConfig) -> None:
     """Task gan needs a GAN loop, a GAN objective, GAN data and a generator/critic pair
     (before any data is loaded)."""
-    check_group(cfg, "trainer", GanTrainerConf, "use a GAN trainer (trainer=gan_points or "
-                "gan_images; the GAN data options pick one)")
-    check_group(cfg, "loss", GanLossConf, "use a GAN loss (wgan, wgan_gp or gan)")
-    check_group(cfg, "data", (MixtureDataConf, GanImagesConf), "use GAN data (gaussians8, "
-                "gaussians25, fashion_mnist_gan or mnist_gan)")
+    check_group(cfg, "trainer", GanTrainerConf, "use a GAN trainer (trainer=gan_points, "
+                "gan_images or gan_faces; the GAN data options pick one)")
+    check_group(cfg, "loss", GanLossConf, "use a GAN loss (wgan, wgan_gp, wgan_gp_paper or gan)")
+    check_group(cfg, "data", (MixtureDataConf, GanImagesConf, FacesDataConf), "use GAN data "
+                "(olivetti_gan, celeba_gan, gaussians8, gaussians25, fashion_mnist_gan or "
+                "mnist_gan)")
     check_group(cfg, "model", (GanMLPConf, DCGANConf), "use model=gan_mlp (2-D) or dcgan")
     kind = "points" if issubclass(OmegaConf.get_type(cfg.data), MixtureDataConf) else "images"
     check_monitor(cfg, CURVES[kind])
@@ -110,13 +114,16 @@ def run(cfg: DictConfig, data: GanData, device: torch.device, tracker: Tracker) 
     final |= {"steps_run": float(trainer.step), "train_seconds": seconds}
     tracker.log_metrics(final, step=trainer.step)
     log_figures(tracker, {"plots/gan_curves.png":
-                          lambda: plots.curves(history, CURVES[data.kind], title)})
+                          lambda: plots.curves(history, CURVES[data.kind], title)}
+                | evaluator.final_figures(evaluator.generate().cpu().numpy(),
+                                          f"{title}, step {trainer.step}"))
     log.info("%s after %d generator steps (%.0f s): %s", cfg.run_name, trainer.step, seconds,
              _summary(history[-1]))
     return final
 
 
 def _summary(m: dict[str, float]) -> str:
-    keys = ("critic_w_estimate", "w1", "modes_covered", "hq_fraction", "fd", "gen_classes")
+    keys = ("critic_w_estimate", "w1", "modes_covered", "modes_visited", "collapsed",
+            "hq_fraction", "fd", "nn_train_distance", "gen_classes")
     return ", ".join(f"{k}={m[k]:.4g}" for k in keys if k in m)
 

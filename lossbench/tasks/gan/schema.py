@@ -53,6 +53,30 @@ class GanImagesConf(DataConf):
 
 
 @dataclass
+class FacesDataConf(DataConf):
+    """Faces for a generator, scaled to [-1, 1] (lossbench.tasks.gan.faces): Olivetti from the
+    data dir (400 grey faces, 40 people), or CelebA through torchvision."""
+
+    _target_: str = "lossbench.tasks.gan.faces.faces"
+    dataset: str = "olivetti"
+    # side of the square images: 32 (pooled 2x2 from Olivetti's 64) or 64
+    image_size: int = 32
+    # held-out real faces (Olivetti: drawn from the 400, not trained on) the metrics compare with
+    n_eval: int = 80
+    # CelebA: the first this many training images (all 163k would not fit in memory)
+    max_images: int = 20000
+
+    def __post_init__(self) -> None:
+        require(self.dataset in ("olivetti", "celeba"), "data.dataset", "olivetti or celeba",
+                 self.dataset)
+        require(self.image_size in (32, 64), "data.image_size", "32 or 64", self.image_size)
+        require(2 <= self.n_eval <= (200 if self.dataset == "olivetti" else 20000),
+                 "data.n_eval", "in [2, 200] for olivetti (400 faces), [2, 20000] for celeba",
+                 self.n_eval)
+        require(self.max_images > 0, "data.max_images", "> 0", self.max_images)
+
+
+@dataclass
 class GanMLPConf:
     """MLP generator and critic for 2-D points (lossbench.tasks.gan.models)."""
 
@@ -68,7 +92,8 @@ class GanMLPConf:
 
 @dataclass
 class DCGANConf:
-    """DCGAN-style conv generator and critic for 28x28 images (lossbench.tasks.gan.models)."""
+    """DCGAN-style conv generator and critic for square images, 28x28, 32x32 or 64x64: two,
+    three or four stride-2 layers (lossbench.tasks.gan.models)."""
 
     _target_: str = "lossbench.tasks.gan.models.dcgan"
     latent_dim: int = 64
@@ -138,6 +163,9 @@ class GanTrainerConf:
     # the Frechet-distance feature classifier (images; trained once, then cached)
     classifier_epochs: int = 3
     classifier_max_train: int = 20000
+    # width of its feature layer, the Frechet distance's space (keep it well under the number
+    # of held-out images, or the covariances are mostly noise)
+    classifier_dim: int = 128
 
     def __post_init__(self) -> None:
         require(self.steps > 0, "trainer.steps", "> 0", self.steps)
@@ -149,12 +177,14 @@ class GanTrainerConf:
                  self.coverage_share)
         require(self.classifier_epochs > 0, "trainer.classifier_epochs", "> 0",
                  self.classifier_epochs)
+        require(self.classifier_dim > 0, "trainer.classifier_dim", "> 0", self.classifier_dim)
         require(self.classifier_max_train > 0, "trainer.classifier_max_train", "> 0",
                  self.classifier_max_train)
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"mixture_2d": MixtureDataConf, "gan_images": GanImagesConf},
+    "data": {"mixture_2d": MixtureDataConf, "gan_images": GanImagesConf,
+             "gan_faces": FacesDataConf},
     "model": {"gan_mlp": GanMLPConf, "dcgan": DCGANConf},
     "loss": {"gan": GanLossConf, "wgan": WganConf, "wgan_gp": WganGpConf},
     "trainer": {"gan": GanTrainerConf},
