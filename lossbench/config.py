@@ -79,6 +79,9 @@ class StudyConf:
     headline: str = MISSING
     # min: lower is better (RMSE, W1), max: higher is better (average precision, ROC-AUC)
     headline_mode: str = "min"
+    # value: a number per run (mean, t-interval, paired tests); indicator: a 0/1 per run (e.g.
+    # final_collapsed): rate, exact interval, Fisher's exact test; superiority claims only
+    headline_kind: str = "value"
     # the guide's loss for this scenario; the report compares it with every other swept loss
     guide_loss: str = MISSING
     # the guide's claim, one line
@@ -102,6 +105,8 @@ class StudyConf:
                  "a final_* metric name (e.g. final_test_rmse)", self.headline)
         require(self.headline_mode in ("min", "max"), "study.headline_mode",
                  "min (lower is better) or max", self.headline_mode)
+        require(self.headline_kind in ("value", "indicator"), "study.headline_kind",
+                "value (a number per run) or indicator (0/1 per run)", self.headline_kind)
         require(bool(self.guide_loss), "study.guide_loss", "a loss option name",
                  self.guide_loss)
         require(_one_line(self.claim), "study.claim", "one non-empty line", self.claim)
@@ -109,6 +114,10 @@ class StudyConf:
                  "one of the guide's claims C1..C17 or table", self.claim_id)
         require(self.claim_type in CLAIM_TYPES, "study.claim_type",
                  f"one of {', '.join(CLAIM_TYPES)}", self.claim_type)
+        if self.headline_kind == "indicator":
+            require(self.claim_type == "superiority", "study.claim_type",
+                    "superiority for an indicator headline (Fisher's exact test)",
+                    self.claim_type)
         if self.claim_type == "superiority":
             require(self.margin is None, "study.margin",
                     "null for a superiority claim (a margin is for non_inferiority or "

@@ -7,6 +7,10 @@ Only complete sweeps (parent ``FINISHED``) are used unless asked otherwise. Per 
 report writes each loss's headline (mean and 95 % t-interval over seeds), a strip/box plot and
 a forest plot (PNGs beside the report), and the typed claim test of the guide's loss against
 each alternative (:data:`RULE`); it opens with one table of the guide's claims C1-C17.
+A 0/1 headline (``study.headline_kind: indicator``, the WGAN study's ``final_collapsed``) is
+shown as count, rate and exact interval per loss and judged by Fisher's exact test; studies
+whose runs log a ``w1`` history also get W1 over generator steps (``<study>_w1.png``) and the
+median/IQR of ``final_w1`` per loss.
 
 Runs are paired by seed within a *condition*: the swept params other than loss and seed
 (e.g. the optimizer). Params that follow from the loss (a GAN loss picks its optimizer) or
@@ -45,6 +49,9 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 GIT_DIRTY_TAG = "lossbench.git_dirty"
 POWER = 0.8
 MEANS_HEADER = "| condition | loss | seeds | mean | 95 % CI |"
+# an indicator headline's rows: the rate stands where the mean does (--check reads both)
+RATE_HEADER = "| condition | loss | runs | rate | count | exact 95 % CI |"
+W1_METRIC = "w1"  # a per-step metric history drawn as median/IQR bands when runs log it
 # one line per claim of the guide (../shared/guide/CLAIMS.md has them in full)
 CLAIMS = {
     "C1": "MSE is sensitive to outliers; MAE is robust to them",
@@ -112,6 +119,10 @@ class Study:
     @property
     def guide_loss(self) -> str:
         return self.conf.guide_loss
+
+    @property
+    def indicator(self) -> bool:
+        return self.conf.headline_kind == "indicator"
 
 
 def _children(client: MlflowClient, exp_id: str, parent_id: str) -> list[Run]:
@@ -311,12 +322,20 @@ class Comparison:
     in_claim: bool
     wall: float                      # seconds per pair of runs (guide + alternative)
     family: int = 1                  # comparisons in the claim's Holm family
+    # indicator headline: collapse_test's rates, odds ratio, Fisher p, and runs per side
+    fisher: Optional[dict] = None
 
     def seeds_needed(self) -> Optional[int]:
         """Seeds for 80 % power at the observed effect (equivalence: at the margin, true
         difference 0), at the level each comparison of a Holm family of k needs at worst,
-        alpha / k. None when decided, untestable, or the effect cannot reach the claim."""
+        alpha / k. None when decided, untestable, or the effect cannot reach the claim.
+        Indicator headlines: runs per loss, :func:`runs_needed` at the observed rates."""
         t = self.test
+        if self.fisher is not None:
+            if t.verdict != stats.INCONCLUSIVE:
+                return None
+            return runs_needed(self.fisher["rate_a"], self.fisher["rate_b"], t.mode,
+                               t.alpha / self.family, POWER)
         if t.verdict != stats.INCONCLUSIVE or t.n < 2 or not math.isfinite(t.cohens_dz):
             return None
         sd = abs(t.mean_diff / t.cohens_dz) if t.cohens_dz else math.nan
@@ -350,6 +369,45 @@ def compare(condition: str, guide: str, alternative: str, x: Sequence[float],
     return Comparison(condition, guide, alternative, test, boot, p_imp, in_claim, wall)
 
 
+def runs_needed(rate_guide: float, rate_alt: float, mode: str, alpha: float,
+                power: float = POWER) -> Optional[int]:
+    """Runs per loss for ``power`` in a one-sided test of two proportions at the observed
+    rates (normal approximation: n = (z_a sqrt(2 p q) + z_b sqrt(p1 q1 + p2 q2))^2 / (p1 - p2)^2,
+    p the mean rate); None when the guide's rate is not the better one."""
+    from scipy.stats import norm
+
+    gain = rate_alt - rate_guide if mode == "min" else rate_guide - rate_alt
+    if not gain > 0:
+        return None
+    pbar = (rate_guide + rate_alt) / 2
+    num = (norm.ppf(1 - alpha) * math.sqrt(2 * pbar * (1 - pbar))
+           + norm.ppf(power) * math.sqrt(rate_guide * (1 - rate_guide)
+                                         + rate_alt * (1 - rate_alt)))
+    return math.ceil((num / gain) ** 2)
+
+
+def compare_indicator(condition: str, guide: str, alternative: str, x: Sequence[float],
+                      y: Sequence[float], runs: Sequence[Run], mode: str, alpha: float = 0.05,
+                      in_claim: bool = False) -> Comparison:
+    """A superiority claim on a 0/1 headline: Fisher's exact test of the guide's runs ``x``
+    against the alternative's ``y`` (unpaired), one-sided in the claim's direction (min: the
+    guide's rate is lower) for ``p_value``, the opposite direction for ``p_refute``."""
+    from lossbench.tasks.gan.study import collapse_test
+
+    better, worse = ("less", "greater") if mode == "min" else ("greater", "less")
+    fisher = collapse_test(x, y, better)
+    p_refute = collapse_test(x, y, worse)["p"]
+    fisher |= {"runs_a": len(x), "runs_b": len(y)}
+    verdict = (stats.SUPPORTED if fisher["p"] < alpha else
+               stats.REFUTED if p_refute < alpha else stats.INCONCLUSIVE)
+    test = stats.ClaimTest("superiority", mode, min(len(x), len(y)), fisher["rate_diff"],
+                           math.nan, math.nan, 1 - 2 * alpha, fisher["p"], p_refute, verdict,
+                           0.0, alpha, math.nan, reason="Fisher's exact test")
+    wall = 2 * float(np.nanmean([wall_seconds(r) for r in runs])) if runs else math.nan
+    return Comparison(condition, guide, alternative, test, None,
+                      stats.prob_improvement(x, y, mode), in_claim, wall, fisher=fisher)
+
+
 def in_claim_condition(condition: str, conf: StudyConf) -> bool:
     """With the optimizer swept, the claim is about the guide's optimizer for its loss
     (``study.optimizer_pairing``); every condition counts otherwise."""
@@ -369,10 +427,17 @@ def loss_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
         for alt in sorted(by_loss):
             if alt == c.guide_loss:
                 continue
+            named = not c.claim_against or alt in c.claim_against
+            if study.indicator:  # unpaired: every run of each loss
+                a, b = by_loss[c.guide_loss].values(), by_loss[alt].values()
+                rows.append(compare_indicator(
+                    cond, c.guide_loss, alt, [r.data.metrics[c.headline] for r in a],
+                    [r.data.metrics[c.headline] for r in b], [*a, *b], c.headline_mode,
+                    alpha, named and in_claim_condition(cond, c)))
+                continue
             x, y, runs = _pair(by_loss[c.guide_loss], by_loss[alt], c.headline)
             if not x:
                 continue
-            named = not c.claim_against or alt in c.claim_against
             rows.append(compare(cond, c.guide_loss, alt, x, y, runs, c.headline_mode,
                                 c.claim_type, c.margin or 0.0, alpha,
                                 named and in_claim_condition(cond, c)))
@@ -432,7 +497,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
+def _indicator_rows(rows: Sequence[Comparison]) -> list[str]:
+    out = ["| condition | guide | alternative | runs | rate (guide / alt) "
+           "| rate diff (guide − alt) | odds ratio | P(improve) | Fisher p for / against "
+           "| Holm-adjusted | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t, f = r.test, r.fisher
+        verdict = f"**{t.verdict}**" if r.in_claim else f"{t.verdict} (not in the claim)"
+        adjusted = (f"{_p(t.p_adjusted)} / {_p(t.p_refute_adjusted)}" if r.in_claim
+                    and t.p_adjusted is not None else "–")
+        out.append(f"| {r.condition} | {r.guide} | {r.alternative} | {f['runs_a']} / "
+                   f"{f['runs_b']} | {_f(f['rate_a'])} / {_f(f['rate_b'])} "
+                   f"| {_f(t.mean_diff)} | {_f(f['odds_ratio'])} | {_f(r.p_improve)} "
+                   f"| {_p(t.p_value)} / {_p(t.p_refute)} | {adjusted} | {verdict} |")
+    return out
+
+
 def _comparison_rows(rows: Sequence[Comparison], first: str, alpha: float) -> list[str]:
+    if rows and rows[0].fisher is not None:
+        return _indicator_rows(rows)
     level = f"{100 * (1 - 2 * alpha):.0f} %"
     out = [f"| {first} | guide | alternative | pairs | mean diff (guide − alt) | {level} t-CI "
            f"| {level} BCa CI | P(improve) | d_z | p for / against | Holm-adjusted | verdict |",
@@ -456,6 +539,9 @@ def _power_lines(rows: Sequence[Comparison], alpha: float) -> list[str]:
         if r.test.verdict != stats.INCONCLUSIVE:
             continue
         t = r.test
+        if r.fisher is not None:
+            _indicator_power_line(r, alpha, out)
+            continue
         at = "at the margin (true difference 0)" if t.claim_type == "equivalence" else \
              f"at the observed effect (d_z {_f(t.oriented_dz)} in the guide's favour)"
         level = f"α = {_f(alpha / r.family)}" + (f" (α / {r.family}, Holm's strictest step)"
@@ -472,6 +558,22 @@ def _power_lines(rows: Sequence[Comparison], alpha: float) -> list[str]:
                    f"{_duration(extra * r.wall)} of run time ({_f(r.wall / 2)} s per run, "
                    "one job at a time).")
     return out
+
+
+def _indicator_power_line(r: Comparison, alpha: float, out: list[str]) -> None:
+    f = r.fisher
+    at = (f"at the observed rates ({r.guide} {_f(f['rate_a'])}, {r.alternative} "
+          f"{_f(f['rate_b'])}; normal-approximation two-proportion formula, one-sided, "
+          f"α = {_f(alpha / r.family)})")
+    need = r.seeds_needed()
+    if need is None:
+        out.append(f"- {r.condition}, {r.guide} vs {r.alternative}: no number of runs gives "
+                   f"{POWER:.0%} power {at}: the rates do not point towards the claim.")
+        return
+    extra = max(need - min(f["runs_a"], f["runs_b"]), 0)
+    out.append(f"- {r.condition}, {r.guide} vs {r.alternative}: {need} runs per loss for "
+               f"{POWER:.0%} power {at}; {extra} more per loss cost about "
+               f"{_duration(extra * r.wall)} of run time ({_f(r.wall / 2)} s per run).")
 
 
 RULE = """\
@@ -496,12 +598,18 @@ where the guide wins, ties half). A run whose headline is not finite (|x| ≥ 1e
 SQLite store saves +inf as 1.797e308) is a failed run, not a value. For every inconclusive \
 comparison the report gives the seeds for {power:.0%} power (paired t, at the observed \
 effect; equivalence at the margin) and their run time at the measured seconds per run. \
-Means carry a 95 % t-interval over seeds."""
+Means carry a 95 % t-interval over seeds. \
+A study whose headline is a per-run 0/1 indicator (`study.headline_kind: indicator`, e.g. the \
+WGAN study's `final_collapsed`) is judged unpaired, superiority only: per loss the count, the \
+rate and its exact (Clopper-Pearson) 95 % interval; each comparison by Fisher's exact test, \
+one-sided in the claim's direction (p for) and in the opposite one (p against), Holm-adjusted \
+as above; the runs per loss for {power:.0%} power come from the normal-approximation \
+two-proportion formula at the observed rates."""
 
 
 def _key_number(rows: Sequence[Comparison]) -> str:
     fam = [r for r in rows if r.in_claim]
-    return "; ".join(f"Δ vs {r.alternative}{'' if r.condition == 'all' else f' ({r.condition})'}"
+    return "; ".join(f"Δ{' rate' if r.fisher else ''} vs {r.alternative}{'' if r.condition == 'all' else f' ({r.condition})'}"
                      f" {_f(r.test.mean_diff)}" for r in fam) or "–"
 
 
@@ -529,8 +637,74 @@ def claims_table(studies: Sequence[Study], verdicts: dict[str, tuple[str, list[C
     return out
 
 
+def _means_table(s: Study) -> list[str]:
+    body = [MEANS_HEADER, "|---|---|---|---|---|"]
+    for cond, by_loss in sorted(grouped(s).items()):
+        for loss in sorted(by_loss, key=lambda l: (l != s.guide_loss, l)):
+            ci = stats.mean_ci(list(by_loss[loss].values()))
+            name = f"**{loss}**" if loss == s.guide_loss else loss
+            body.append(f"| {cond} | {name} | {ci.n} | {_f(ci.mean)} | {_ci(ci.low, ci.high)} |")
+    return body
+
+
+def _rate_table(s: Study) -> list[str]:
+    """Per loss the indicator's count, rate and exact (Clopper-Pearson) 95 % interval."""
+    from lossbench.tasks.gan.study import collapse_rate
+
+    body = [RATE_HEADER, "|---|---|---|---|---|---|"]
+    for cond, by_loss in sorted(grouped(s).items()):
+        for loss in sorted(by_loss, key=lambda l: (l != s.guide_loss, l)):
+            r = collapse_rate(list(by_loss[loss].values()))
+            name = f"**{loss}**" if loss == s.guide_loss else loss
+            body.append(f"| {cond} | {name} | {int(r['runs'])} | {_f(r['rate'])} "
+                        f"| {int(r['collapsed'])} | {_ci(r['ci_low'], r['ci_high'])} |")
+    return body
+
+
+def w1_histories(client: MlflowClient, s: Study) -> dict[str, list[list[tuple[float, float]]]]:
+    """loss -> each run's ``w1`` history [(step, value), ...] (runs that log it)."""
+    out: dict[str, list] = defaultdict(list)
+    for r in s.runs:
+        if W1_METRIC in r.data.metrics:
+            hist = client.get_metric_history(r.info.run_id, W1_METRIC)
+            out[_loss(r)].append(sorted((float(m.step), m.value) for m in hist))
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] != s.guide_loss, kv[0])))
+
+
+def _w1_section(s: Study, client: Optional[MlflowClient], out: Path, plots: bool) -> list[str]:
+    """For studies whose runs log a ``w1`` history: per loss the median and IQR of
+    ``final_w1`` over runs, and (with plots) W1 against generator step, median and IQR band."""
+    runs = [r for r in s.runs if W1_METRIC in r.data.metrics]
+    if not runs:
+        return []
+    final: dict[str, list[float]] = defaultdict(list)
+    for r in runs:
+        if is_value(r.data.metrics.get(f"final_{W1_METRIC}")):
+            final[_loss(r)].append(r.data.metrics[f"final_{W1_METRIC}"])
+    body = ["", f"`final_{W1_METRIC}` per loss (the stability side; median and interquartile "
+            "range over runs):", "", "| loss | runs | median | IQR |", "|---|---|---|---|"]
+    for loss in sorted(final, key=lambda l: (l != s.guide_loss, l)):
+        q25, med, q75 = np.percentile(final[loss], [25, 50, 75])
+        name = f"**{loss}**" if loss == s.guide_loss else loss
+        body.append(f"| {name} | {len(final[loss])} | {_f(med)} | {_ci(q25, q75)} |")
+    if plots and client is not None:
+        from lossbench import plots as plots_mod
+        from lossbench.tasks.gan.study import w1_band_figure, w1_bands
+
+        floors = [r.data.metrics[f"{W1_METRIC}_real_floor"] for r in runs
+                  if f"{W1_METRIC}_real_floor" in r.data.metrics]
+        fig = w1_band_figure(w1_bands(w1_histories(client, s)),
+                             f"{s.name}: W1 over generator steps (median, IQR over seeds)",
+                             floor=float(np.median(floors)) if floors else None)
+        png = out.parent / f"{s.name}_w1.png"
+        fig.savefig(png, dpi=110)
+        plots_mod.close(fig)
+        body += ["", f"![W1 over generator steps per loss]({png.name})"]
+    return body
+
+
 def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, alpha: float,
-                   plots: bool) -> list[str]:
+                   plots: bool, client: Optional[MlflowClient] = None) -> list[str]:
     from lossbench import report_plots
 
     c = s.conf
@@ -556,14 +730,9 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
              f"Sweep: parent run `{s.parent_id}` ({sweep_dir}, {s.parent.info.status}), "
              f"profile `{s.profile}`; {len(s.runs)} runs used, "
              f"skipped: {', '.join(skipped)}. Code: {code_version(s)}. "
-             f"Wall time {_f(per_run)} s per run.", "",
-             MEANS_HEADER, "|---|---|---|---|---|"]
-    for cond, by_loss in sorted(grouped(s).items()):
-        for loss in sorted(by_loss, key=lambda l: (l != c.guide_loss, l)):
-            ci = stats.mean_ci(list(by_loss[loss].values()))
-            name = f"**{loss}**" if loss == c.guide_loss else loss
-            body.append(f"| {cond} | {name} | {ci.n} | {_f(ci.mean)} | {_ci(ci.low, ci.high)} |")
-    if plots:
+             f"Wall time {_f(per_run)} s per run.", ""]
+    body += _rate_table(s) if s.indicator else _means_table(s)
+    if plots and not s.indicator:
         png = report_plots.headline_plot(grouped(s), s, out.parent / f"{s.name}.png")
         forest = report_plots.forest_plot(rows, s, out.parent / f"{s.name}_forest.png", alpha)
         body += ["", f"![{c.headline} per loss]({png.name})",
@@ -574,6 +743,7 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
     if power:
         body += ["", "Inconclusive comparisons of the claim, and what would decide them:", "",
                  *power]
+    body += _w1_section(s, client, out, plots)
     opt_rows = optimizer_comparisons(s, alpha)
     if opt_rows:
         body += ["", "Optimizer pairing (the guide's optimizer for each loss against the "
@@ -588,10 +758,11 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
     out.parent.mkdir(parents=True, exist_ok=True)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     verdicts, body = {}, []
+    client = MlflowClient(tracking_uri=tracking_uri) if plots else None
     for s in studies:
         rows = loss_comparisons(s, alpha)
         verdicts[s.name] = (claim_verdict(rows, alpha), rows)
-        body += _study_section(s, rows, verdicts[s.name][0], out, alpha, plots)
+        body += _study_section(s, rows, verdicts[s.name][0], out, alpha, plots, client)
     text = "\n".join(["# Loss-function case studies", "",
                       f"Generated by `lossbench report` on {now} from `{tracking_uri}`.", "",
                       "## The guide's claims", "",
@@ -605,7 +776,8 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
 
 # --------------------------------------------------------------------------- --check
 def mean_rows(studies: Sequence[Study]) -> dict[tuple[str, str, str], tuple[int, float]]:
-    """(study, condition, loss) -> (seeds, mean headline): the rows ``--check`` compares."""
+    """(study, condition, loss) -> (seeds, mean headline): the rows ``--check`` compares
+    (an indicator's mean is its rate)."""
     out = {}
     for s in studies:
         for cond, by_loss in grouped(s).items():
@@ -620,7 +792,7 @@ def parse_mean_rows(text: str) -> dict[tuple[str, str, str], tuple[int, str]]:
     for line in text.splitlines():
         if line.startswith("## "):
             study, inside = line[3:].strip(), False
-        elif line.strip() == MEANS_HEADER:
+        elif line.strip() in (MEANS_HEADER, RATE_HEADER):
             inside = True
         elif inside and not line.startswith("|"):
             inside = False

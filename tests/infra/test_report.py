@@ -363,3 +363,94 @@ def test_seeds_needed_per_claim_type_and_margin_lines():
     assert claim_bounds(study("non_inferiority", "max", 0.01)) == [-0.01]  # guide may lose 0.01
     assert claim_bounds(study("non_inferiority", "min", 0.01)) == [0.01]
     assert claim_bounds(study("equivalence", "max", 0.01)) == [-0.01, 0.01]
+
+
+# --------------------------------------------------------------------------- indicator headline
+C8_STUDY = {"headline": "final_collapsed", "headline_mode": "min", "headline_kind": "indicator",
+            "guide_loss": "wgan", "claim": "WGAN collapses less often.", "claim_id": "C8",
+            "claim_against": ["gan", "wgan_gp"]}
+COLLAPSED = {"wgan": {0}, "wgan_gp": {0, 1}, "gan": set(range(7))}  # seeds that collapse of 10
+
+
+def test_indicator_study_fisher_holm_rates_and_w1_figure(store, tmp_path):
+    """0/1 headline over 10 runs per loss: wgan 1, wgan_gp 2, gan 7 collapse. Fisher's exact
+    one-sided p of each comparison equals scipy's, Holm over the two named ones; wgan vs gan is
+    supported, vs wgan_gp inconclusive (claim inconclusive, with runs for 80 % power); the W1
+    histories give the median/IQR figure and the final_w1 table."""
+    from scipy.stats import binomtest, fisher_exact
+
+    seeds = range(10)
+    store.sweep("wgan", C8_STUDY, {(loss, "x"): 0.0 for loss in COLLAPSED}, seeds=seeds,
+                gan_optimizers=True,
+                override={(loss, s): float(s in bad) for loss, bad in COLLAPSED.items()
+                          for s in seeds})
+    for run in store.client.search_runs([store.experiment("wgan")],
+                                        f"tags.`{PARENT_TAG}` != ''"):
+        scale = {"wgan": 1.0, "wgan_gp": 2.0, "gan": 4.0}[run.data.tags["loss"]]
+        w1 = [scale * (1 + int(run.data.tags["seed"]) / 10) / (1 + k) for k in range(3)]
+        store.client.log_batch(run.info.run_id, metrics=[
+            *(Metric("w1", v, 0, 50 * k) for k, v in enumerate(w1)),
+            Metric("final_w1", w1[-1], 0, 100), Metric("w1_real_floor", 0.05, 0, 0)])
+    (s,) = report.load_studies(store.client)
+    assert s.indicator and len(s.runs) == 30
+    rows = {r.alternative: r for r in report.loss_comparisons(s)}
+    gan, gp = rows["gan"], rows["wgan_gp"]
+    assert gan.test.p_value == pytest.approx(
+        fisher_exact([[1, 9], [7, 3]], alternative="less").pvalue, rel=1e-12)
+    assert gan.test.p_refute == pytest.approx(
+        fisher_exact([[1, 9], [7, 3]], alternative="greater").pvalue, rel=1e-12)
+    assert gp.test.p_value == pytest.approx(
+        fisher_exact([[1, 9], [2, 8]], alternative="less").pvalue, rel=1e-12)
+    np.testing.assert_allclose([gan.test.p_adjusted, gp.test.p_adjusted],
+                               stats.holm([gan.test.p_value, gp.test.p_value]))
+    assert gan.test.verdict == "supported" and gp.test.verdict == "inconclusive"
+    assert gan.test.mean_diff == pytest.approx(-0.6) and gan.family == 2
+    assert report.claim_verdict(list(rows.values())) == "inconclusive"
+    # Fleiss' two-proportion sample size, 0.1 vs 0.2, one-sided 0.025, power 0.8: 199 per arm
+    assert gp.seeds_needed() == report.runs_needed(0.1, 0.2, "min", 0.025) == 199
+    assert gan.seeds_needed() is None  # decided
+
+    out = tmp_path / "rep" / "REPORT.md"
+    text = report.render([s], out, store.uri)
+    ci = binomtest(1, 10).proportion_ci(method="exact")
+    assert report.RATE_HEADER in text and report.MEANS_HEADER not in text
+    assert f"| all | **wgan** | 10 | 0.1 | 1 | [{ci.low:.4g}, {ci.high:.4g}] |" in text
+    assert "| all | gan | 10 | 0.7 | 7 |" in text
+    assert "| C8 | " in text and "| **inconclusive** | Δ rate vs gan -0.6; Δ rate vs " \
+                                 "wgan_gp -0.1 | 10 |" in text
+    assert f"| {report._p(gan.test.p_value)} / {report._p(gan.test.p_refute)} |" in text
+    line = next(l for l in text.splitlines() if l.startswith("- all, wgan vs wgan_gp"))
+    assert "199 runs per loss for 80% power" in line and "normal-approximation" in line
+    assert "Fisher's exact test" in text
+    # W1: median/IQR of final_w1 per loss (gan: 4 (1 + s/10) / 3 over s = 0..9) and the figure
+    q25, med, q75 = np.percentile([4 * (1 + s / 10) / 3 for s in seeds], [25, 50, 75])
+    assert f"| gan | 10 | {med:.4g} | [{q25:.4g}, {q75:.4g}] |" in text
+    assert (tmp_path / "rep" / "wgan_w1.png").stat().st_size > 5000
+    assert "![W1 over generator steps per loss](wgan_w1.png)" in text
+    assert not (tmp_path / "rep" / "wgan_forest.png").exists()
+    # --check reads the rate rows as the mean rows
+    assert report.check([s], text) == []
+    assert report.parse_mean_rows(text)[("wgan", "all", "gan")] == (10, "0.7")
+    assert report.check([s], text.replace("| gan | 10 | 0.7 |", "| gan | 10 | 0.6 |")) != []
+
+
+def test_indicator_verdict_words_and_schema():
+    """Refuted when the opposite one-sided Fisher test rejects (lower is better and the guide
+    collapses more); under max the same rates support the claim; inconclusive and no run
+    count when the rates are equal."""
+    from scipy.stats import fisher_exact
+
+    guide, alt = [1.0] * 9 + [0.0], [1.0] + [0.0] * 9
+    refuted = report.compare_indicator("all", "a", "b", guide, alt, [], "min")
+    assert refuted.test.verdict == "refuted"
+    assert refuted.test.p_refute == pytest.approx(
+        fisher_exact([[9, 1], [1, 9]], alternative="greater").pvalue)
+    assert report.compare_indicator("all", "a", "b", guide, alt, [], "max").test.verdict \
+        == "supported"
+    same = report.compare_indicator("all", "a", "b", guide, guide, [], "min")
+    assert same.test.verdict == "inconclusive" and same.seeds_needed() is None
+    with pytest.raises(Exception, match="study.claim_type: must be superiority"):
+        report.study_conf({**C8_STUDY, "claim_type": "non_inferiority", "margin": 0.1,
+                           "margin_reason": "r"}, "r1")
+    with pytest.raises(Exception, match="study.headline_kind"):
+        report.study_conf({**C8_STUDY, "headline_kind": "binary"}, "r1")
