@@ -2,7 +2,9 @@
 ``lossbench report [options]`` writes the case-study report (lossbench.report);
 ``lossbench scenarios --loss ...`` lists where a loss fits (lossbench.scenarios);
 ``lossbench ui [--host H] [--port P] [overrides]`` serves the MLflow UI on the run's store
-(lossbench.ui).
+(lossbench.ui);
+``lossbench study <name> --until-decided --max-seeds N [--round K] [overrides]`` runs a study's
+seeds in rounds until its claim is decided (lossbench.study).
 
 A config that does not compose (an unknown option, a key the chosen option lacks) is one line
 on stderr and exit status 2, like a bad value. A sweep exits 1 when any job failed or was
@@ -42,6 +44,10 @@ def main() -> None:
         from lossbench.ui import main as ui_main
 
         raise SystemExit(ui_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["study"]:
+        from lossbench.study import main as study_main
+
+        raise SystemExit(study_main(sys.argv[2:]))
     if sys.argv[1:2] == ["scenarios"]:
         from lossbench.scenarios import main as scenarios_main
 

@@ -231,6 +231,23 @@ def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
     return sorted(studies, key=lambda s: s.name)
 
 
+def load_sweeps(client: MlflowClient, parent_ids: Sequence[str]) -> Study:
+    """One study from the children of several sweep parents of one experiment (the rounds of
+    ``lossbench study --until-decided``); ``parent`` is the last of them. The study block is
+    read from the first parent's runs."""
+    if not parent_ids:
+        raise ReportError("no sweep parent runs to read")
+    parents = [client.get_run(p) for p in parent_ids]
+    children = [c for p in parents for c in _children(client, p.info.experiment_id,
+                                                      p.info.run_id)]
+    declared = _declared(client, _children(client, parents[0].info.experiment_id,
+                                           parents[0].info.run_id))
+    if declared is None:
+        raise ReportError(f"sweep {parent_ids[0]}: its runs declare no study")
+    exp = client.get_experiment(parents[-1].info.experiment_id)
+    return _study_from(exp.name, parents[-1], children, *declared)
+
+
 # --------------------------------------------------------------------------- grouping
 def _loss(run: Run) -> str:
     return run.data.tags.get("loss") or run.data.params.get("loss_name", "?")
