@@ -16,13 +16,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import TrainerConf, check_group
+from lossbench.schema import ConfigError, TrainerConf, check_group
 from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
 from lossbench.tasks.pairs.metrics import best_threshold, verification_metrics
-from lossbench.tasks.pairs.sampler import PairSampler
-from lossbench.tasks.pairs.schema import EmbeddingCNNConf, PairDataConf, PairLossConf
+from lossbench.tasks.pairs.sampler import PairPool, PairSampler
+from lossbench.tasks.pairs.schema import (EmbeddingCNNConf, LFWPairsConf, PairDataConf,
+                                          PairLossConf)
 from lossbench.tracking import Tracker
 
 EMBED_BATCH = 1024
@@ -73,9 +74,13 @@ def build_loss(cfg_loss: DictConfig) -> torch.nn.Module:
 
 def check(cfg: DictConfig) -> None:
     """Refuse a loss, data set, model or trainer that has no place in verification."""
-    loss_spec(cfg)
-    check_group(cfg, "data", PairDataConf, "use images with identity labels: data=olivetti or "
-                "data=mnist_pairs")
+    spec = loss_spec(cfg)
+    check_group(cfg, "data", PairDataConf, "use face or image pairs: data=olivetti, "
+                "data=lfw_pairs or data=mnist_pairs")
+    if spec.examples == "triplets" and isinstance(OmegaConf.get_type(cfg.data), type) \
+            and issubclass(OmegaConf.get_type(cfg.data), LFWPairsConf):
+        raise ConfigError(f"loss={cfg.loss_name} needs triplets, but data=lfw_pairs comes as "
+                          "fixed pairs without identities: use contrastive or cosine_embedding")
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
 
@@ -89,7 +94,8 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     fixed = {part: (torch.as_tensor(idx, device=device), same)
              for part, (idx, same) in data.eval_pairs.items()}
     model = instantiate(cfg.model, in_shape=s.x_train.shape[1:]).to(device)
-    sampler = PairSampler(s.y_train, seed=cfg.seed)
+    sampler = (PairSampler(s.y_train, seed=cfg.seed) if data.train_pairs is None
+               else PairPool(*data.train_pairs, seed=cfg.seed))
 
     def draw(epoch: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         if spec.examples == "triplets":
