@@ -166,7 +166,6 @@ def test_multiclass_losses_train_on_digits(loss):
     assert final["final_test_accuracy"] > 0.5, loss  # chance: 0.1
 
 
-@pytest.mark.slow  # ~25 s on a busy 2-core machine, mostly creating the MLflow store
 def test_prior_bias_init_is_logged_with_the_training_rate(tmp_path, store):
     fake_mnist(tmp_path, n_train=1500, n_test=500)
     run(compose_config("scenario=cancer_screening", "loss=bce", f"data_dir={tmp_path}",
@@ -176,3 +175,20 @@ def test_prior_bias_init_is_logged_with_the_training_rate(tmp_path, store):
     pi = int(r.data.tags["data.positives_train"]) / int(r.data.tags["data.n_train"])
     assert float(r.data.tags["model.initial_bias"].strip("[]")) == pytest.approx(
         -np.log((1 - pi) / pi), abs=1e-4)
+
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir(FASHION), reason="no Debian Fashion-MNIST")
+def test_cancer_screening_quick_split_holds_enough_positives_to_score_recall():
+    """Recall at 90 % precision needs positives: the quick budget's test split holds >= 90."""
+    from tests.infra.test_experiments import compose_study
+
+    cfg, _ = compose_study("+experiment=cancer_screening", "profile=quick", "download=false")
+    s = imbalanced_images("/nonexistent", False, dataset=cfg.data.dataset,
+                          val_fraction=cfg.data.val_fraction, split_seed=0,
+                          positive_class=cfg.data.positive_class,
+                          positive_rate=cfg.data.positive_rate, max_train=cfg.data.max_train)
+    assert s.info["positives_test"] >= 90 and s.info["n_test"] == 9091
+    assert s.info["positives_train"] >= 180 and s.info["positives_val"] >= 50
