@@ -39,7 +39,8 @@ from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
 from lossbench.tracking import Tracker
 
 EVAL_CHUNK = 4096
-MULTICLASS_LOSSES = "ce, sparse_ce, weighted_ce, kl_div, ce_smooth, brier, multi_hinge or softmax_focal"
+MULTICLASS_LOSSES = ("ce, sparse_ce, weighted_ce, kl_div, ce_smooth, brier, multi_hinge or "
+                     "softmax_focal")
 
 
 def check(cfg: DictConfig) -> None:
