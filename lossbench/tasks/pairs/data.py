@@ -130,7 +130,8 @@ def lfw_pairs(data_dir: str, download: bool, *, split_seed: int, val_fraction: f
               image_size: int, positive_fraction: float, pairs_per_epoch: int,
               eval_pairs: int) -> PairData:
     """LFW View 1 pairs (2,200 training and 1,000 test pairs, half of them same-person),
-    grey, cropped by scikit-learn to 62x47 and resized to ``image_size`` squared.
+    grey, cropped and halved by scikit-learn to 62x47, centre-cropped square and resized to
+    ``image_size``.
 
     Validation is ``val_fraction`` of the training pairs (drawn by ``split_seed``); the test
     pairs are LFW's. ``eval_pairs`` caps the validation and test pairs kept (drawn once);
@@ -140,7 +141,7 @@ def lfw_pairs(data_dir: str, download: bool, *, split_seed: int, val_fraction: f
     subsets = {}
     for subset in ("train", "test"):
         subsets[subset] = fetch_sklearn(
-            lambda **kw: fetch_lfw_pairs(subset=subset, resize=1.0, **kw),
+            lambda **kw: fetch_lfw_pairs(subset=subset, resize=0.5, **kw),
             data_dir, download, f"LFW pairs ({subset})",
             "lfw_home/ (lfw_funneled/, pairsDevTrain.txt, pairsDevTest.txt)")
     rng = np.random.default_rng(split_seed)
