@@ -186,9 +186,8 @@ def test_cancer_screening_quick_split_holds_enough_positives_to_score_recall():
     from tests.infra.test_experiments import compose_study
 
     cfg, _ = compose_study("+experiment=cancer_screening", "profile=quick", "download=false")
-    s = imbalanced_images("/nonexistent", False, dataset=cfg.data.dataset,
-                          val_fraction=cfg.data.val_fraction, split_seed=0,
-                          positive_class=cfg.data.positive_class,
-                          positive_rate=cfg.data.positive_rate, max_train=cfg.data.max_train)
+    from hydra.utils import instantiate
+
+    s = instantiate(cfg.data, data_dir="/nonexistent", download=False)  # Debian's copy
     assert s.info["positives_test"] >= 90 and s.info["n_test"] == 9091
     assert s.info["positives_train"] >= 180 and s.info["positives_val"] >= 50
