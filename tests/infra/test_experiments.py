@@ -23,13 +23,18 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
     "house_price": ("final_test_rmse", "mse", {"mse", "mae", "huber", "log_cosh"}),
     "power_outliers": ("final_test_rmse", "huber", {"mse", "mae", "huber", "log_cosh"}),
     "spam": ("final_test_roc_auc", "bce", {"bce", "hinge", "focal"}),
-    "mnist": ("final_test_accuracy", "ce", {"ce", "sparse_ce", "kl_div", "weighted_ce"}),
+    "mnist": ("final_test_accuracy", "ce", {"ce", "sparse_ce", "kl_div", "ce_smooth", "brier",
+                                            "multi_hinge", "softmax_focal"}),
     "cancer_screening": ("final_test_average_precision", "focal",
                          {"focal", "bce", "weighted_bce"}),
     "face_verification": ("final_test_roc_auc", "contrastive",
                           {"contrastive", "triplet", "cosine_embedding"}),
     "wgan": ("final_w1", "wgan", {"wgan", "wgan_gp", "gan"}),
 }
+
+
+SEEDS = {"mnist": "range(3)", "face_verification": "range(2)",  # x 5 folds
+         "wgan": "range(30)"}
 
 
 def compose_study(*overrides: str):
@@ -59,26 +64,30 @@ def test_study_composes_validates_and_sweeps_losses_and_seeds(study, profile):
     assert cfg.study.claim and cfg.profile == profile and cfg.name == study
     params = hydra_cfg.sweeper.params
     assert set(params.loss.split(",")) == losses and paired in losses
-    assert params.seed == "range(5)"  # from experiments/study_base.yaml, like the next two
+    assert params.seed == SEEDS.get(study, "range(5)")
+    if study == "face_verification":  # every (seed, fold) is one run
+        assert params["data.fold"] == "range(5)" and cfg.data.folds == 5
     assert hydra_cfg.launcher._target_.endswith("JoblibLauncher")
     assert hydra_cfg.sweep.dir.startswith(f"multirun/{study}-{profile}/")
     assert cfg.torch_threads == 1  # parallel jobs: one torch thread each
     for loss, opt in cfg.study.optimizer_pairing.items():
         assert loss in losses and opt in params.optimizer.split(",")
     budget = cfg.study.budget[profile]
+    job = OmegaConf.to_container(cfg, resolve=True)
     for key, value in budget.items():  # every budget value reaches the job config
-        assert value in OmegaConf.to_container(cfg, resolve=True)["trainer"].values() or \
-               value in OmegaConf.to_container(cfg, resolve=True)["data"].values(), key
+        assert any(value in job[group].values() for group in ("trainer", "data", "model")), key
 
 
 def test_quick_budgets_are_smaller():
-    for study in set(STUDIES) - {"mnist"}:  # mnist: quick runs more epochs of tiny digits
+    for study in STUDIES:
         quick, _ = compose_study(f"+experiment={study}", "profile=quick")
         full, _ = compose_study(f"+experiment={study}", "profile=full")
         size = "steps" if study == "wgan" else "epochs"
         assert quick.trainer[size] < full.trainer[size], study
     quick, _ = compose_study("+experiment=mnist", "profile=quick")
-    assert quick.data.dataset == "digits"  # the full MNIST train split is not offline
+    full, _ = compose_study("+experiment=mnist", "profile=full")
+    assert quick.data.dataset == full.data.dataset == "fashion_mnist"  # offline from Debian
+    assert quick.data.max_train == 10000 and full.data.max_train is None  # full: all 54,000
 
 
 def test_normal_runs_have_no_study():

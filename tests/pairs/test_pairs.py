@@ -16,8 +16,9 @@ import lossbench.tasks.pairs.data as faces
 from lossbench.app import run
 from lossbench.config import ConfigError, validate
 from lossbench.data import DataNotFoundError
-from lossbench.tasks.pairs.data import identity_split, normalized_splits, olivetti, pair_data
-from lossbench.tasks.pairs.sampler import PairSampler
+from lossbench.tasks.pairs.data import (identity_folds, lfw_pairs, normalized_splits, olivetti,
+                                        pair_data)
+from lossbench.tasks.pairs.sampler import PairPool, PairSampler
 from lossbench.tasks.pairs.losses import ContrastiveLoss, contrastive_loss
 from lossbench.tasks.pairs.models import EmbeddingCNN
 from lossbench.tasks.pairs.schema import FacesConf
@@ -111,7 +112,8 @@ def test_loss_configs_and_margin_override():
     (("loss=triplet", "loss.margin=0"), "loss.margin"),
     (("data.positive_fraction=1.0",), "data.positive_fraction"),
     (("data.image_size=20",), "data.image_size"),
-    (("data.test_fraction=0.9",), "data.val_fraction + data.test_fraction"),
+    (("data.fold=5",), "data.fold"),
+    (("data.folds=1",), "data.folds"),
     (("model.embedding_dim=0",), "model.embedding_dim"),
 ])
 def test_bad_pair_values_fail_validation_naming_the_key(overrides, key):
@@ -124,7 +126,9 @@ def test_bad_pair_values_fail_validation_naming_the_key(overrides, key):
     (("loss=mse",), "loss=mse does not fit face_verification .* use a pair loss"),
     (("loss=wgan",), "loss=wgan does not fit face_verification"),
     (("model=mlp",), "model=mlp does not fit face_verification"),
-    (("data=california",), "data=california does not fit .* data=olivetti or data=mnist_pairs"),
+    (("data=california",), "data=california does not fit .* data=olivetti, data=lfw_pairs or "
+                            "data=mnist_pairs"),
+    (("data=lfw_pairs", "loss=triplet"), "loss=triplet needs triplets, but data=lfw_pairs"),
 ])
 def test_unfit_loss_or_data_is_refused_before_loading(store, monkeypatch, overrides, match):
     import lossbench.app as app
@@ -184,22 +188,49 @@ def test_sampler_needs_two_identities_and_a_positive():
 
 
 # --------------------------------------------------------------------------- splits
-def test_identity_split_is_disjoint_by_identity_and_fixed_by_seed():
-    labels = np.repeat(np.arange(40), 10)
-    tr, va, te = identity_split(labels, 0.2, 0.2, seed=0)
-    ids = [set(labels[p]) for p in (tr, va, te)]
-    assert [len(s) for s in ids] == [24, 8, 8]
-    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
-    assert sorted(np.concatenate([tr, va, te])) == list(range(400))  # every image, once
-    np.testing.assert_array_equal(identity_split(labels, 0.2, 0.2, seed=0)[2], te)
-    assert set(labels[identity_split(labels, 0.2, 0.2, seed=1)[2]]) != ids[2]
+PEOPLE = np.repeat(np.arange(40), 10)
+
+
+def _people(parts):
+    return [set(PEOPLE[p].tolist()) for p in parts]
+
+
+def test_identity_folds_are_disjoint_and_test_every_person_once():
+    tested = []
+    for fold in range(5):
+        parts = identity_folds(PEOPLE, 5, fold, 0.25, seed=0)
+        train, val, test = _people(parts)
+        assert (len(train), len(val), len(test)) == (24, 8, 8)
+        assert not train & val and not train & test and not val & test  # no person in two
+        assert sorted(np.concatenate(parts).tolist()) == list(range(400))  # every image once
+        tested.append(test)
+    assert set().union(*tested) == set(range(40))  # the folds cover all 40 people ...
+    assert sum(len(t) for t in tested) == 40  # ... each in exactly one test fold
+
+
+def test_the_fold_changes_the_test_people_and_the_seed_fixes_them():
+    folds = [_people(identity_folds(PEOPLE, 5, k, 0.25, seed=0))[2] for k in range(5)]
+    assert all(folds[i] != folds[j] for i in range(5) for j in range(i + 1, 5))
+    again = identity_folds(PEOPLE, 5, 2, 0.25, seed=0)
+    for a, b in zip(again, identity_folds(PEOPLE, 5, 2, 0.25, seed=0)):
+        np.testing.assert_array_equal(a, b)
+    assert _people(identity_folds(PEOPLE, 5, 2, 0.25, seed=1))[2] != folds[2]
+    with pytest.raises(ValueError, match="fold must be in 0..4"):
+        identity_folds(PEOPLE, 5, 5, 0.25, seed=0)
+
+
+def test_uneven_folds_and_validation_stay_disjoint():
+    labels = np.repeat(np.arange(12), 3)
+    sizes = [len(_test) for _test in (set(labels[identity_folds(labels, 5, k, 0.25, 3)[2]])
+                                      for k in range(5))]
+    assert sorted(sizes) == [2, 2, 2, 3, 3] and sum(sizes) == 12
 
 
 def test_pair_data_adds_fixed_balanced_eval_pairs_within_each_split():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 4)
     x = rng.random((40, 8, 8)).astype(np.float32)
-    parts = identity_split(labels, 0.2, 0.2, seed=0)
+    parts = identity_folds(labels, 5, 0, 0.25, seed=0)
     s = normalized_splits(x, labels, parts)
     assert s.x_train.shape == (24, 1, 8, 8)
     assert abs(float(s.x_train.mean())) < 1e-5 and abs(float(s.x_train.std()) - 1) < 1e-4
@@ -214,24 +245,77 @@ def test_pair_data_adds_fixed_balanced_eval_pairs_within_each_split():
     assert data.info["identities_test"] == 2 and data.info["n_train"] == 24
 
 
-# the loader's arguments as data=olivetti gives them (the schema's values), split seed 0
-FACES = {k: v for k, v in asdict(FacesConf(split_seed=0)).items() if k != "_target_"}
+FACES = dict(split_seed=0, folds=5, fold=0, val_fraction=0.25, image_size=32,
+             positive_fraction=0.5, pairs_per_epoch=64, eval_pairs=100)
+LFW = dict(split_seed=0, val_fraction=0.2, image_size=16, positive_fraction=0.5,
+           pairs_per_epoch=64, eval_pairs=1000)
 
 
 def test_missing_olivetti_offline_is_a_clear_error(tmp_path):
     with pytest.raises(DataNotFoundError, match="olivetti_py3.pkz") as err:
-        olivetti(str(tmp_path), download=False, **FACES)
+        olivetti(str(tmp_path), False, **FACES)
     assert str(tmp_path / "scikit_learn_data") in str(err.value)
+
+
+def test_missing_lfw_pairs_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(DataNotFoundError, match="LFW pairs .*lfw_home") as err:
+        lfw_pairs(str(tmp_path), False, **LFW)
+    assert "download=true" in str(err.value)
+
+
+def fake_lfw(subset: str, n: int, seed: int) -> Bunch:
+    """LFW-pairs-shaped fake data: (n, 2, 62, 47) pairs in [0, 1], half of them same-person."""
+    rng = np.random.default_rng(seed)
+    people = rng.random((n, 62, 47))
+    same = (np.arange(n) % 2).astype(np.int64)
+    other = np.where(same[:, None, None] == 1, people, rng.random((n, 62, 47)))
+    pairs = np.stack([people, other + 0.1 * rng.random((n, 62, 47))], axis=1)
+    return Bunch(pairs=pairs.astype(np.float32), target=same)
+
+
+@pytest.fixture
+def fake_lfw_pairs(monkeypatch):
+    sizes = {"train": 60, "test": 30}
+    monkeypatch.setattr(faces, "fetch_lfw_pairs", lambda subset, resize, **kw:
+                        fake_lfw(subset, sizes[subset], seed=len(subset)))
+
+
+def test_lfw_pairs_keep_the_official_pairs_and_carve_validation(fake_lfw_pairs, tmp_path):
+    data = lfw_pairs(str(tmp_path), False, **LFW)
+    s = data.splits
+    assert s.x_train.shape == (2 * 48, 1, 16, 16) and s.x_test.shape == (2 * 30, 1, 16, 16)
+    train_idx, train_same = data.train_pairs
+    assert len(train_idx) == 48 and train_same.sum() == pytest.approx(24, abs=6)
+    val_idx, val_same = data.eval_pairs["val"]
+    assert len(val_idx) == 12 and val_idx.max() == len(s.y_val) - 1
+    np.testing.assert_array_equal(data.eval_pairs["test"][1].sum(), 15)
+    # a positive pair holds the same picture (up to noise), a negative one does not
+    t = s.x_test[data.eval_pairs["test"][0]]
+    gap = np.abs(t[:, 0] - t[:, 1]).mean(axis=(1, 2, 3))
+    assert gap[data.eval_pairs["test"][1] == 1].max() < gap[data.eval_pairs["test"][1] == 0].min()
+    pool = PairPool(train_idx, train_same, seed=0)
+    idx, same = pool.pairs(40)
+    assert len(set(map(tuple, idx.tolist()))) == 40  # without replacement from 48
+    with pytest.raises(ValueError, match="no identities"):
+        pool.triplets(4)
+
+
+def test_face_verification_on_lfw_pairs_trains(store, fake_lfw_pairs):
+    final = run(compose_config(*TINY, "data=lfw_pairs", "tracking.enabled=false"))
+    assert final["final_test_roc_auc"] > 0.8  # same-picture pairs are easy
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "scikit_learn_data" / "olivetti_py3.pkz").exists(),
                     reason="no offline Olivetti copy")
 def test_real_olivetti_test_people_are_never_seen_in_training():
-    data = olivetti(str(SHARED_DATA), download=False, **FACES)
-    s = data.splits
-    assert (len(set(s.y_train)), len(set(s.y_val)), len(set(s.y_test))) == (24, 8, 8)
-    assert not set(s.y_test) & set(s.y_train) and not set(s.y_val) & set(s.y_train)
-    assert s.x_test.shape == (80, 1, 32, 32)
+    tested = set()
+    for fold in range(5):
+        s = olivetti(str(SHARED_DATA), False, **{**FACES, "fold": fold}).splits
+        assert (len(set(s.y_train)), len(set(s.y_val)), len(set(s.y_test))) == (24, 8, 8)
+        assert not set(s.y_test) & set(s.y_train) and not set(s.y_val) & set(s.y_train)
+        assert not set(s.y_test) & set(s.y_val) and s.x_test.shape == (80, 1, 32, 32)
+        tested |= set(s.y_test.tolist())
+    assert tested == set(range(40))
 
 
 # --------------------------------------------------------------------------- metrics
@@ -317,6 +401,7 @@ def test_face_verification_end_to_end_into_mlflow(store, fake_olivetti):
     assert r.info.status == "FINISHED" and r.info.run_name == "face_verification-contrastive-s1"
     assert r.data.params["loss.margin"] == "1.0" and r.data.params["task"] == "pairs"
     assert r.data.tags["data.identities_disjoint"] == "True"
+    assert r.data.params["data.fold"] == "0" and r.data.params["data.folds"] == "5"
     for key in ("train_loss", "val_roc_auc", "val_eer", "val_accuracy", "val_pos_dist",
                 "val_neg_dist", "val_threshold"):
         assert [m.step for m in client.get_metric_history(r.info.run_id, key)] == [1, 2], key

@@ -11,15 +11,19 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import sigmoid_focal_loss
 
-from lossbench.config import ConfigError
-from lossbench.tasks.supervised.losses import balanced_class_weights, build_loss, derived_pos_weight
-from lossbench.tasks.supervised.classification import check, encode_target, loss_input
+from lossbench.config import ConfigError, validate
+from lossbench.tasks.supervised.losses import (FocalLoss, SoftmaxFocalLoss, balanced_class_weights,
+                                                build_loss, derived_pos_weight, sigmoid_focal)
+from lossbench.tasks.supervised.classification import (check, encode_target, init_prior_bias,
+                                                        loss_input, prior_bias)
+from lossbench.tasks.supervised.models import MLP, SmallCNN
 from lossbench.tasks.supervised.losses import LossSpec, DECLARATIONS
 from tests.conftest import compose_config
 
 LOGIT_09 = math.log(0.9 / 0.1)  # sigmoid = 0.9
 BINARY = ("bce", "weighted_bce", "focal", "hinge")
-MULTI = ("ce", "sparse_ce", "weighted_ce", "kl_div")
+MULTI = ("ce", "sparse_ce", "weighted_ce", "kl_div", "ce_smooth", "brier", "multi_hinge",
+         "softmax_focal")
 
 
 def _loss(name, *overrides, y=None, k=2):
@@ -84,6 +88,114 @@ def test_focal_matches_torchvision_and_hand_value():
     # p = 0.9 on a positive: 0.25 * (1 - 0.9)^2 * -ln 0.9
     assert focal(torch.tensor([LOGIT_09]), torch.ones(1)).item() == pytest.approx(
         0.25 * 0.01 * -math.log(0.9), rel=1e-4)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0])
+def test_focal_is_finite_at_1000_logits_and_matches_torchvision_where_it_is(gamma):
+    x = torch.tensor([1000.0, -1000.0, 1000.0, -1000.0, 3.0, -0.5, 0.0])
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    ours = x.clone().requires_grad_(True)
+    loss = sigmoid_focal(ours, y, 0.25, gamma)
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(ours.grad).all()
+    ref_x = x.clone().requires_grad_(True)
+    ref = sigmoid_focal_loss(ref_x, y, 0.25, gamma, "none")
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref)
+    finite = torch.isfinite(ref_x.grad)
+    torch.testing.assert_close(ours.grad[finite], ref_x.grad[finite])
+    # a confident right answer is (almost) free and pushes no further
+    assert loss[0].item() == 0.0 and ours.grad[0].item() == 0.0
+    # a confident wrong answer costs alpha_t * 1000 and pulls with slope -alpha_t (gamma >= 0)
+    assert loss[3].item() == pytest.approx(0.25 * 1000.0)
+    assert ours.grad[3].item() == pytest.approx(-0.25)
+
+
+def test_torchvision_focal_gradient_is_nan_for_gamma_below_one():
+    """Why lossbench has its own form: (1 - p_t)^gamma has an infinite slope at p_t = 1."""
+    x = torch.tensor([1000.0], requires_grad=True)
+    sigmoid_focal_loss(x, torch.ones(1), 0.25, 0.5, "sum").backward()
+    assert torch.isnan(x.grad).all()
+
+
+def test_focal_positives_normalisation_divides_by_the_batch_positives():
+    x, y = torch.randn(10), torch.tensor([1.0, 1.0, 1.0] + [0.0] * 7)
+    total = sigmoid_focal(x, y, 0.25, 2.0).sum()
+    lin = FocalLoss(alpha=0.25, gamma=2.0, reduction="mean", normalize="positives")
+    torch.testing.assert_close(lin(x, y), total / 3)
+    # a batch without positives is divided by 1, not 0
+    torch.testing.assert_close(lin(x, torch.zeros(10)),
+                               sigmoid_focal(x, torch.zeros(10), 0.25, 2.0).sum())
+    mean = FocalLoss(alpha=0.25, gamma=2.0, reduction="mean", normalize="mean")
+    torch.testing.assert_close(mean(x, y), total / 10)
+    fn, cfg = _loss("focal", "loss.normalize=positives")
+    torch.testing.assert_close(fn(x, y), total / 3)
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (("loss=focal", "loss.normalize=all"), "loss.normalize"),
+    (("loss=focal", "loss.normalize=positives", "loss.reduction=sum"), "loss.reduction"),
+    (("loss=mse", "loss.prior_bias_init=true"), "loss.prior_bias_init"),
+])
+def test_bad_focal_and_prior_values_are_refused_naming_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        validate(compose_config("scenario=spam", *overrides))
+
+
+def test_brier_is_the_summed_squared_error_of_the_softmax():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    y = torch.tensor([0, 0])
+    # (0.3^2 + 0.2^2 + 0.1^2) = 0.14 and (0.9^2 + 0.1^2 + 0.8^2) = 1.46
+    assert _apply("brier", logits, y, 3).item() == pytest.approx((0.14 + 1.46) / 2, rel=1e-5)
+    assert _spec(_loss("brier", k=3)[1]).consumes == "probs"
+
+
+def test_multi_hinge_is_torchs_multi_margin_on_raw_scores():
+    scores, y = torch.tensor([[2.0, 1.5, -1.0], [0.0, 0.3, 0.1]]), torch.tensor([0, 2])
+    # row 1: max(0, 1 - 2 + 1.5) + max(0, 1 - 2 - 1) = 0.5; row 2: 0.9 + 1.2 -> / 3 classes
+    expected = ((0.5 + 0.0) / 3 + (0.9 + 1.2) / 3) / 2
+    assert _apply("multi_hinge", scores, y, 3).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_ce_smooth_is_cross_entropy_with_label_smoothing_0_1():
+    logits, y = torch.randn(6, 10), torch.randint(0, 10, (6,))
+    torch.testing.assert_close(_apply("ce_smooth", logits, y, 10),
+                               F.cross_entropy(logits, y, label_smoothing=0.1))
+    assert _apply("ce_smooth", logits, y, 10) != _apply("ce", logits, y, 10)
+
+
+def test_softmax_focal_is_ce_at_gamma_0_and_the_hand_value_at_2():
+    logits, y = torch.randn(6, 4), torch.randint(0, 4, (6,))
+    torch.testing.assert_close(SoftmaxFocalLoss(gamma=0.0, reduction="mean")(logits, y),
+                               F.cross_entropy(logits, y))
+    p = torch.softmax(logits, -1).gather(1, y[:, None]).squeeze(1)
+    torch.testing.assert_close(_apply("softmax_focal", logits, y, 4),
+                               (-(1 - p) ** 2 * p.log()).mean())
+
+
+def test_prior_bias_predicts_the_training_prior():
+    y = np.array([1] + [0] * 99)
+    b = prior_bias(y, 1)
+    assert b[0] == pytest.approx(-math.log(0.99 / 0.01))  # Lin et al.: -4.595 at pi = 0.01
+    y3 = np.array([0, 0, 1, 2, 2, 2])
+    np.testing.assert_allclose(np.exp(prior_bias(y3, 3)), [2 / 6, 1 / 6, 3 / 6])
+    for model in (MLP([4], 1, [8], 0.0), SmallCNN([1, 8, 8], 1, [4, 4], 8, 0.0)):
+        init_prior_bias(model, y)
+        x = torch.zeros(3, *([4] if isinstance(model, MLP) else [1, 8, 8]))
+        for m in model.modules():  # zero weights: the output is the bias alone
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                torch.nn.init.zeros_(m.weight)
+        init_prior_bias(model, y)
+        torch.testing.assert_close(torch.sigmoid(model(x)), torch.full((3, 1), 0.01))
+    with pytest.raises(ValueError, match="positive rate is 0.0"):
+        prior_bias(np.zeros(5, dtype=int), 1)
+
+
+def test_cancer_screening_starts_every_binary_loss_at_the_prior():
+    for name in BINARY:
+        cfg = compose_config("scenario=cancer_screening", f"loss={name}")
+        assert _spec(cfg.loss).prior_bias_init, name
+    assert not _spec(compose_config("scenario=spam", "loss=bce").loss).prior_bias_init
 
 
 def test_hinge_maps_labels_to_plus_minus_one():

@@ -21,8 +21,9 @@ from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
 from lossbench.tasks.pairs.metrics import VERIFICATION, best_threshold, verification_metrics
-from lossbench.tasks.pairs.sampler import PairSampler
-from lossbench.tasks.pairs.schema import EmbeddingCNNConf, PairDataConf, PairLossConf
+from lossbench.tasks.pairs.sampler import PairPool, PairSampler
+from lossbench.tasks.pairs.schema import (EmbeddingCNNConf, LFWPairsConf, PairDataConf,
+                                          PairLossConf)
 from lossbench.targets import check_loss_target, loss_kwargs
 from lossbench.tracking import Tracker
 
@@ -77,9 +78,13 @@ def build_loss(cfg_loss: DictConfig) -> torch.nn.Module:
 
 def check(cfg: DictConfig) -> None:
     """Refuse a loss, data set, model or trainer that has no place in verification."""
-    loss_spec(cfg)
-    check_group(cfg, "data", PairDataConf, "use images with identity labels: data=olivetti or "
-                "data=mnist_pairs")
+    spec = loss_spec(cfg)
+    check_group(cfg, "data", PairDataConf, "use face or image pairs: data=olivetti, "
+                "data=lfw_pairs or data=mnist_pairs")
+    if spec.examples == "triplets" and isinstance(OmegaConf.get_type(cfg.data), type) \
+            and issubclass(OmegaConf.get_type(cfg.data), LFWPairsConf):
+        raise ConfigError(f"loss={cfg.loss_name} needs triplets, but data=lfw_pairs comes as "
+                          "fixed pairs without identities: use contrastive or cosine_embedding")
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
     check_monitor(cfg, ["train_loss", *(f"val_{k}" for k in ("threshold", *VERIFICATION))])
@@ -94,7 +99,8 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     fixed = {part: (torch.as_tensor(idx, device=device), same)
              for part, (idx, same) in data.eval_pairs.items()}
     model = instantiate(cfg.model, in_shape=s.x_train.shape[1:]).to(device)
-    sampler = PairSampler(s.y_train, seed=cfg.seed)
+    sampler = (PairSampler(s.y_train, seed=cfg.seed) if data.train_pairs is None
+               else PairPool(*data.train_pairs, seed=cfg.seed))
 
     def draw(epoch: int) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         if spec.examples == "triplets":

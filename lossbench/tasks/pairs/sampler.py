@@ -59,3 +59,25 @@ class PairSampler:
         """``n`` triplets ``(anchor, positive, negative)`` as indices ``(n, 3)``."""
         anchors = self.rng.choice(self._anchors, size=n)
         return np.stack([anchors, self._positives(anchors), self._negatives(anchors)], axis=1)
+
+
+class PairPool:
+    """Draws training pairs from a fixed pool of labelled pairs (a data set that comes as pairs
+    without identity labels, like LFW's): each call takes ``n`` pool rows, without replacement
+    when the pool is large enough, by one generator seeded once. The pool's own share of
+    positive pairs stands; there are no triplets without identities."""
+
+    def __init__(self, idx: np.ndarray, same: np.ndarray, seed: int) -> None:
+        if len(idx) != len(same) or len(idx) == 0:
+            raise ValueError(f"a pair pool needs as many labels as pairs, got {len(idx)} pairs "
+                             f"and {len(same)} labels")
+        self.idx, self.same = np.asarray(idx), np.asarray(same)
+        self.rng = np.random.default_rng(seed)
+
+    def pairs(self, n: int, positive_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        del positive_fraction  # the pool's share
+        rows = self.rng.choice(len(self.same), size=n, replace=n > len(self.same))
+        return self.idx[rows], self.same[rows]
+
+    def triplets(self, n: int) -> np.ndarray:
+        raise ValueError("a pool of labelled pairs has no identities to draw triplets from")

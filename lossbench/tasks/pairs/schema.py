@@ -33,22 +33,47 @@ class PairDataConf(DataConf):
         require(self.eval_pairs >= 2, "data.eval_pairs", ">= 2", self.eval_pairs)
 
 
+IMAGE_SIZES = (8, 16, 32, 64)
+
+
 @dataclass
 class FacesConf(PairDataConf):
-    """Olivetti faces, split BY IDENTITY: validation and test people never appear in training."""
+    """Olivetti faces, cross-validated BY IDENTITY: the people are cut into ``folds`` folds
+    (shuffled by ``split_seed``); fold ``fold`` is the test set, validation people are
+    ``val_fraction`` of the others. Validation and test people never appear in training; the
+    ``folds`` runs of one seed test every person once."""
 
     _target_: str = "lossbench.tasks.pairs.data.olivetti"
-    test_fraction: float = 0.2
+    folds: int = 5
+    fold: int = 0
+    # of the people outside the test fold (5 folds of 40: 8 test, 8 validation, 24 training)
+    val_fraction: float = 0.25
     # the 64x64 images are average-pooled to this size (64: keep them as they are)
     image_size: int = 32
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(0.0 < self.test_fraction < 1.0, "data.test_fraction", "in (0, 1)",
-                 self.test_fraction)
-        total = self.val_fraction + self.test_fraction
-        require(total < 1.0, "data.val_fraction + data.test_fraction", "< 1", total)
-        require(self.image_size in (8, 16, 32, 64), "data.image_size", "one of 8, 16, 32, 64",
+        require(self.folds >= 2, "data.folds", ">= 2", self.folds)
+        require(0 <= self.fold < self.folds, "data.fold", f"in 0..{self.folds - 1} "
+                f"(data.folds={self.folds})", self.fold)
+        require(self.image_size in IMAGE_SIZES, "data.image_size", "one of 8, 16, 32, 64",
+                 self.image_size)
+
+
+@dataclass
+class LFWPairsConf(PairDataConf):
+    """LFW View 1 pairs through scikit-learn's ``fetch_lfw_pairs``: training pairs drawn from
+    the official training pairs less a ``val_fraction`` kept for validation, tested on the
+    official test pairs (fixed pairs: ``positive_fraction`` does not apply)."""
+
+    _target_: str = "lossbench.tasks.pairs.data.lfw_pairs"
+    val_fraction: float = 0.2
+    # the 62x47 crops are centre-cropped square and resized to this size
+    image_size: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.image_size in IMAGE_SIZES, "data.image_size", "one of 8, 16, 32, 64",
                  self.image_size)
 
 
@@ -175,7 +200,7 @@ class CustomPairLossConf(PairLossConf):
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"faces": FacesConf, "pair_images": PairImagesConf},
+    "data": {"faces": FacesConf, "lfw_pairs": LFWPairsConf, "pair_images": PairImagesConf},
     "model": {"embedding_cnn": EmbeddingCNNConf},
     "loss": {"contrastive": ContrastiveConf, "cosine_embedding": CosineEmbeddingConf,
              "triplet": TripletConf, "custom_pairs": CustomPairLossConf},

@@ -7,10 +7,15 @@ and which target encoding it wants, and this module does the pairing in one plac
 | binary, consumes scores   | 1            | raw margin score      | sigmoid(score), a ranking* |
 | multiclass, logits        | n_classes    | logits                | softmax(logits)            |
 | multiclass, log_probs     | n_classes    | log_softmax(logits)   | softmax(logits)            |
+| multiclass, probs         | n_classes    | softmax(logits)       | softmax(logits)            |
+| multiclass, scores        | n_classes    | raw class scores      | softmax(scores), a ranking*|
 
 (*) hinge scores are not calibrated probabilities: their log loss and ECE say so.
 Target encodings: ``binary`` 0/1 floats, ``sign`` -1/+1, ``index`` class ids,
 ``distribution`` one-hot rows. A pairing that cannot work is refused before any data loads.
+
+A loss with ``prior_bias_init`` starts the model's last bias at the training prior
+(:func:`init_prior_bias`), so the untrained model already predicts the class frequencies.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from torch import nn
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
@@ -35,6 +41,8 @@ from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
 from lossbench.tracking import Tracker
 
 EVAL_CHUNK = 4096
+MULTICLASS_LOSSES = ("ce, sparse_ce, weighted_ce, kl_div, ce_smooth, brier, multi_hinge or "
+                     "softmax_focal")
 
 
 def check(cfg: DictConfig) -> None:
@@ -46,10 +54,10 @@ def check(cfg: DictConfig) -> None:
     if spec.consumes == "values":
         raise ConfigError(f"loss={name} is a regression loss (it consumes values); "
                           f"{cfg.name} is a classification task: use bce, weighted_bce, focal, "
-                          "hinge (binary) or ce, sparse_ce, weighted_ce, kl_div")
+                          f"hinge (binary) or {MULTICLASS_LOSSES}")
     if spec.head == "binary" and k != 2:
         raise ConfigError(f"loss={name} needs a binary head (one output), but data has {k} "
-                          "classes: use ce, sparse_ce, weighted_ce or kl_div")
+                          f"classes: use {MULTICLASS_LOSSES}")
     check_monitor(cfg, epoch_metrics(CLASSIFICATION + (BINARY_ONLY if spec.head == "binary"
                                                        else ())))
 
@@ -75,7 +83,32 @@ def loss_input(out: torch.Tensor, spec: LossSpec) -> torch.Tensor:
         return out.squeeze(-1)
     if spec.consumes == "log_probs":
         return F.log_softmax(out, dim=-1)
+    if spec.consumes == "probs":
+        return F.softmax(out, dim=-1)
     return out
+
+
+def prior_bias(y_train: np.ndarray, outputs: int) -> np.ndarray:
+    """The output bias at which an untrained model predicts the training prior: one output
+    ``b = -log((1 - pi) / pi)`` with ``pi`` the positive rate (Lin et al. 2017), one output per
+    class ``b_c = log pi_c`` (softmax then gives ``pi``). A class absent from the training
+    split is counted once, so every bias stays finite."""
+    if outputs == 1:
+        pi = float(np.mean(y_train == 1))
+        if not 0.0 < pi < 1.0:
+            raise ValueError(f"cannot set the prior bias: the training positive rate is {pi}")
+        return np.array([-np.log((1.0 - pi) / pi)])
+    counts = np.maximum(np.bincount(y_train, minlength=outputs)[:outputs], 1)
+    return np.log(counts / counts.sum())
+
+
+@torch.no_grad()
+def init_prior_bias(model: nn.Module, y_train: np.ndarray) -> np.ndarray:
+    """Set the bias of the model's last linear layer (its output) to :func:`prior_bias`."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    bias = prior_bias(y_train, last.out_features)
+    last.bias.copy_(torch.as_tensor(bias, dtype=last.bias.dtype))
+    return bias
 
 
 def probabilities(out: torch.Tensor, binary: bool) -> torch.Tensor:
@@ -89,6 +122,9 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
     x_train, y_train = tensors["train"]
     model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
                         out_features=head_size(spec, k)).to(device)
+    if spec.prior_bias_init:
+        bias = init_prior_bias(model, splits.y_train)
+        tracker.set_tags({"model.initial_bias": np.array2string(bias, precision=4)})
     loss_fn = build_loss(cfg.loss, y_train=splits.y_train, num_classes=k).to(device)
     tracker.set_tags({f"data.{key}": v for key, v in splits.info.items()})
 

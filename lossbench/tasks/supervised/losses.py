@@ -1,7 +1,8 @@
 """Losses that torch and torchvision do not ship as modules, and :func:`build_loss`.
 
 Everything else is configured straight to torch (``torch.nn.MSELoss``, ``L1Loss``,
-``HuberLoss``, ``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``KLDivLoss``) through ``_target_``.
+``HuberLoss``, ``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``KLDivLoss``, ``MultiMarginLoss``)
+through ``_target_``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
-from torchvision.ops import sigmoid_focal_loss
 
 from lossbench.schema import check_group
 from lossbench.targets import check_loss_target, loss_kwargs
@@ -46,21 +46,76 @@ class LogCoshLoss(nn.Module):
         return reduce(log_cosh(input - target), self.reduction)
 
 
+def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, alpha: float,
+                  gamma: float) -> torch.Tensor:
+    """Per-example focal loss ``-alpha_t (1 - p_t)^gamma log p_t`` on logits, 0/1 targets.
+
+    The same values as ``torchvision.ops.sigmoid_focal_loss``, in a form whose gradient is
+    finite everywhere: ``(1 - p_t)^gamma`` is ``exp(gamma * log(1 - p_t))`` with
+    ``log(1 - p_t) = logsigmoid(-s z)`` (``s = 2y - 1``), so a confident prediction
+    (``p_t -> 1``) gives ``exp(-huge) = 0`` and no ``0^(gamma - 1)`` in the gradient, which
+    torchvision's ``(1 - p_t) ** gamma`` turns into NaN for ``0 < gamma < 1``.
+    """
+    sign = 2.0 * target - 1.0
+    ce = F.binary_cross_entropy_with_logits(input, target, reduction="none")  # -log p_t
+    loss = torch.exp(gamma * F.logsigmoid(-sign * input)) * ce
+    if alpha >= 0:
+        loss = (alpha * target + (1.0 - alpha) * (1.0 - target)) * loss
+    return loss
+
+
 class FocalLoss(nn.Module):
-    """Focal loss on logits (Lin et al. 2017): ``torchvision.ops.sigmoid_focal_loss``.
+    """Focal loss on logits (Lin et al. 2017), :func:`sigmoid_focal`.
 
     ``alpha`` weights positives (``1 - alpha`` negatives; -1 turns weighting off), ``gamma``
-    down-weights easy examples. Targets are 0/1 floats.
+    down-weights easy examples. Targets are 0/1 floats. With ``reduction="mean"`` the summed
+    loss is divided by the number of examples (``normalize="mean"``, torchvision's) or by the
+    number of positives in the batch, at least 1 (``normalize="positives"``, Lin et al.).
     """
 
-    def __init__(self, alpha: float, gamma: float, reduction: str = "mean") -> None:
+    def __init__(self, alpha: float, gamma: float, reduction: str, normalize: str) -> None:
         super().__init__()
         reduce(torch.zeros(()), reduction)
-        self.alpha, self.gamma, self.reduction = alpha, gamma, reduction
+        if normalize not in ("mean", "positives"):
+            raise ValueError(f"normalize must be mean or positives, got {normalize!r}")
+        self.alpha, self.gamma, self.reduction, self.normalize = alpha, gamma, reduction, normalize
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sigmoid_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
-                                  reduction=self.reduction)
+        loss = sigmoid_focal(input, target, self.alpha, self.gamma)
+        if self.reduction == "mean" and self.normalize == "positives":
+            return loss.sum() / target.sum().clamp(min=1.0)
+        return reduce(loss, self.reduction)
+
+
+class SoftmaxFocalLoss(nn.Module):
+    """Multi-class focal loss ``-(1 - p_t)^gamma log p_t`` on logits with class-index targets
+    (``gamma = 0`` is cross-entropy). Stable: ``log(1 - p_t)`` is the log-sum-exp of the other
+    classes' log-probabilities, so confident predictions give finite values and gradients."""
+
+    def __init__(self, gamma: float, reduction: str) -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.gamma, self.reduction = gamma, reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(input, dim=-1)
+        log_pt = log_p.gather(-1, target[:, None]).squeeze(-1)
+        others = log_p.masked_fill(F.one_hot(target, input.shape[-1]).bool(), float("-inf"))
+        log_1m_pt = torch.logsumexp(others, dim=-1)
+        return reduce(-torch.exp(self.gamma * log_1m_pt) * log_pt, self.reduction)
+
+
+class BrierLoss(nn.Module):
+    """Brier score: ``sum_c (p_c - y_c)^2`` per example, on probabilities against one-hot (or
+    probability) targets; 0 for a certain correct prediction, 2 for a certain wrong one."""
+
+    def __init__(self, reduction: str) -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.reduction = reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return reduce((input - target).pow(2).sum(-1), self.reduction)
 
 
 class BinaryHingeLoss(nn.Module):
@@ -95,15 +150,17 @@ class LossSpec:
     """What a supervised loss declares, read once from its config (:class:`LossConf`):
 
     * ``head``: ``binary`` (one output), ``multiclass`` (one per class) or ``any``;
-    * ``consumes``: ``values`` (regression), ``logits``, ``log_probs`` (after log-softmax) or
-      raw margin ``scores``;
+    * ``consumes``: ``values`` (regression), ``logits``, ``log_probs`` (after log-softmax),
+      ``probs`` (after softmax) or raw margin ``scores``;
     * ``target_encoding``: ``value``, ``binary`` 0/1, ``sign`` -1/+1, ``index`` or
-      ``distribution`` (one-hot rows).
+      ``distribution`` (one-hot rows);
+    * ``prior_bias_init``: start the output bias at the training class prior.
     """
 
     head: str
     consumes: str
     target_encoding: str
+    prior_bias_init: bool
 
 
 DECLARATIONS = tuple(f.name for f in fields(LossSpec))
@@ -114,7 +171,8 @@ def loss_spec(cfg: DictConfig) -> LossSpec:
     loss's (a pair or GAN loss) is refused naming the option."""
     check_group(cfg, "loss", LossConf, "use a regression loss (mse, mae, huber, log_cosh), a "
                 "classification loss (bce, weighted_bce, focal, hinge, ce, sparse_ce, "
-                "weighted_ce, kl_div) or your own: loss=custom loss._target_=...")
+                "weighted_ce, kl_div, ce_smooth, brier, multi_hinge, softmax_focal) or your own: "
+                "loss=custom loss._target_=...")
     check_loss_target(cfg.loss, DECLARATIONS)
     return LossSpec(**{k: cfg.loss[k] for k in DECLARATIONS})
 

@@ -126,7 +126,7 @@ class CNNConf:
 
 # --------------------------------------------------------------------------- losses
 HEADS = ("any", "binary", "multiclass")
-CONSUMES = ("values", "logits", "log_probs", "scores")
+CONSUMES = ("values", "logits", "log_probs", "probs", "scores")
 TARGETS = ("value", "binary", "sign", "index", "distribution")
 
 
@@ -134,13 +134,17 @@ TARGETS = ("value", "binary", "sign", "index", "distribution")
 class LossConf:
     """A loss and what it declares: the head it needs (one output for ``binary``, one per class
     for ``multiclass``), what it consumes from the model (``values`` for regression, ``logits``,
-    ``log_probs`` after log-softmax, raw margin ``scores``) and the target encoding it wants."""
+    ``log_probs`` after log-softmax, ``probs`` after softmax, raw margin ``scores``) and the
+    target encoding it wants. ``prior_bias_init`` starts the classifier's output bias at the
+    training prior, so the untrained model predicts the class frequencies (Lin et al. 2017:
+    b = -log((1 - pi) / pi) for one output; b_c = log pi_c for one output per class)."""
 
     _target_: str = MISSING
     reduction: str = "mean"
     head: str = "any"
     consumes: str = "values"
     target_encoding: str = "value"
+    prior_bias_init: bool = False
 
     def __post_init__(self) -> None:
         require(self.reduction in ("mean", "sum", "none", "batchmean"), "loss.reduction",
@@ -150,9 +154,9 @@ class LossConf:
                  self.consumes)
         require(self.target_encoding in TARGETS, "loss.target_encoding",
                 f"one of {', '.join(TARGETS)}", self.target_encoding)
-        if self.consumes == "log_probs":
+        if self.consumes in ("log_probs", "probs"):
             require(self.head == "multiclass", "loss.head",
-                    "multiclass when loss.consumes=log_probs", self.head)
+                    f"multiclass when loss.consumes={self.consumes}", self.head)
         if self.target_encoding == "sign":
             require(self.head == "binary", "loss.head",
                     "binary when loss.target_encoding=sign (-1/+1 labels)", self.head)
@@ -160,6 +164,9 @@ class LossConf:
             require(self.head == "any" and self.target_encoding == "value", "loss.head",
                     "any, with target_encoding=value, for a loss that consumes values",
                     self.head)
+            require(not self.prior_bias_init, "loss.prior_bias_init",
+                    "false for a regression loss (there is no class prior)",
+                    self.prior_bias_init)
 
 
 @dataclass
@@ -181,17 +188,27 @@ class WeightedBCEConf(BinaryLossConf):
                  "> 0 or null (derived from the training split)", self.pos_weight)
 
 
+FOCAL_NORMALIZE = ("mean", "positives")
+
+
 @dataclass
 class FocalConf(BinaryLossConf):
     _target_: str = "lossbench.tasks.supervised.losses.FocalLoss"
     alpha: float = 0.25
     gamma: float = 2.0
+    # what reduction=mean divides the summed loss by: the number of examples (torchvision's
+    # mean) or the batch's positives, at least 1 (Lin et al. 2017)
+    normalize: str = "mean"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.alpha == -1 or 0.0 <= self.alpha <= 1.0, "loss.alpha",
                  "in [0, 1] (or -1 for no weighting)", self.alpha)
         require(self.gamma >= 0, "loss.gamma", ">= 0", self.gamma)
+        require(self.normalize in FOCAL_NORMALIZE, "loss.normalize",
+                f"one of {', '.join(FOCAL_NORMALIZE)}", self.normalize)
+        require(self.normalize == "mean" or self.reduction == "mean", "loss.reduction",
+                "mean when loss.normalize=positives", self.reduction)
 
 
 @dataclass
@@ -237,6 +254,43 @@ class WeightedCEConf(CrossEntropyConf):
 
 
 @dataclass
+class BrierConf(MulticlassLossConf):
+    """Squared error between softmax probabilities and one-hot targets, summed over classes."""
+
+    _target_: str = "lossbench.tasks.supervised.losses.BrierLoss"
+    consumes: str = "probs"
+    target_encoding: str = "distribution"
+
+
+@dataclass
+class MultiHingeConf(MulticlassLossConf):
+    """``torch.nn.MultiMarginLoss`` (Crammer-Singer style, one term per wrong class) on raw
+    class scores."""
+
+    _target_: str = "torch.nn.MultiMarginLoss"
+    consumes: str = "scores"
+    margin: float = 1.0
+    p: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.margin > 0, "loss.margin", "> 0", self.margin)
+        require(self.p in (1, 2), "loss.p", "1 or 2", self.p)
+
+
+@dataclass
+class SoftmaxFocalConf(MulticlassLossConf):
+    """Multi-class focal loss ``-(1 - p_t)^gamma log p_t`` on softmax probabilities."""
+
+    _target_: str = "lossbench.tasks.supervised.losses.SoftmaxFocalLoss"
+    gamma: float = 2.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.gamma >= 0, "loss.gamma", ">= 0", self.gamma)
+
+
+@dataclass
 class HuberConf(LossConf):
     _target_: str = "torch.nn.HuberLoss"
     delta: float = 1.5
@@ -273,5 +327,6 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "loss": {"loss": LossConf, "huber": HuberConf, "binary": BinaryLossConf,
              "weighted_bce": WeightedBCEConf, "focal": FocalConf, "hinge": HingeConf,
              "multiclass": MulticlassLossConf, "cross_entropy": CrossEntropyConf,
-             "weighted_ce": WeightedCEConf, "custom": CustomLossConf},
+             "weighted_ce": WeightedCEConf, "brier": BrierConf, "multi_hinge": MultiHingeConf,
+             "softmax_focal": SoftmaxFocalConf, "custom": CustomLossConf},
 }
