@@ -29,7 +29,7 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
                          {"focal", "bce", "weighted_bce"}),
     "face_verification": ("final_test_roc_auc", "contrastive",
                           {"contrastive", "triplet", "cosine_embedding"}),
-    "wgan": ("final_w1", "wgan", {"wgan", "wgan_gp", "gan"}),
+    "wgan": ("final_collapsed", "wgan", {"wgan", "wgan_gp", "wgan_gp_paper", "gan"}),
 }
 
 
@@ -116,7 +116,7 @@ def test_experiment_files_share_one_base():
     for path in (EXPERIMENTS_DIR / "experiment").glob("*.yaml"):
         text = path.read_text()
         assert "- /study_base" in text, path.name
-        for line in ("range(5)", "hydra/launcher", "/profile:", "sweep:"):
+        for line in ("seed: range(5)", "hydra/launcher", "/profile:", "sweep:"):
             assert line not in text, (path.name, line)
 
 
