@@ -8,7 +8,6 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from mlflow import MlflowClient
-from sklearn.utils import Bunch
 
 import lossbench.tasks.pairs.data as faces
 from lossbench.app import run
@@ -21,6 +20,7 @@ from lossbench.tasks.pairs.models import EmbeddingCNN
 from lossbench.tasks.pairs.run import build_loss, loss_spec
 from lossbench.tasks.pairs.metrics import best_threshold, equal_error_rate, verification_metrics
 from tests.conftest import SHARED_DATA, compose_config
+from tests.fakedata import fake_faces
 
 F64 = torch.float64
 
@@ -281,15 +281,6 @@ def test_pair_loss_specs_map_labels_triplets_and_distances():
 
 
 # --------------------------------------------------------------------------- end to end
-def fake_faces(people: int = 12, per_person: int = 5, seed: int = 0) -> Bunch:
-    """Olivetti-shaped fake faces: one random 64x64 pattern per person, plus noise."""
-    rng = np.random.default_rng(seed)
-    base = rng.random((people, 64, 64))
-    images = np.repeat(base, per_person, axis=0) + 0.3 * rng.random((people * per_person, 64, 64))
-    return Bunch(images=(images / 1.3).astype(np.float32),
-                 target=np.repeat(np.arange(people), per_person))
-
-
 TINY = ("scenario=face_verification", "trainer.epochs=2", "trainer.patience=0",
         "data.pairs_per_epoch=64", "data.eval_pairs=40", "data.image_size=16",
         "model.channels=[4,8]", "model.hidden=16", "trainer.batch_size=32", "download=false")
