@@ -80,6 +80,7 @@ def test_unknown_study_key_is_rejected():
         compose_with_hydra("+experiment=house_price", "study.headlin=x")
 
 
+@pytest.mark.slow
 def test_experiment_resolves_from_any_working_directory(tmp_path):
     proc = lossbench_cli("+experiment=house_price", "profile=quick", "--cfg", "hydra",
                          cwd=tmp_path, timeout=300)
@@ -87,6 +88,7 @@ def test_experiment_resolves_from_any_working_directory(tmp_path):
     assert "seed: range(5)" in proc.stdout and "JoblibLauncher" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "scikit_learn_data").exists(), reason="no shared data")
 def test_tiny_study_sweep_then_report(tmp_path):
     """A cut-down house_price study (2 losses x 2 seeds x 1 epoch, 2 parallel jobs) on the real

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +9,7 @@ from mlflow import MlflowClient
 
 from lossbench.app import run
 from lossbench.tracking import PARENT_TAG, flatten
-from tests.conftest import compose_config
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import compose_config, lossbench_cli
 
 
 def test_flatten_nested_config():
@@ -57,13 +52,11 @@ def test_diverging_run_is_recorded_failed_with_reason(store):
     assert r.data.tags["failure_reason"].startswith("TrainingDiverged: training loss is")
 
 
+@pytest.mark.slow
 def test_multirun_sweep_gets_a_parent_and_survives_failed_jobs(store, tmp_path):
-    cmd = [sys.executable, "-m", "lossbench", "-m", "loss=mse,mae", "optimizer.lr=0.003,1e30",
-           "trainer.epochs=2", "tracking.plots=false", f"tracking.uri={store}",
-           f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = lossbench_cli("-m", "loss=mse,mae", "optimizer.lr=0.003,1e30", "trainer.epochs=2",
+                         "tracking.plots=false", f"tracking.uri={store}",
+                         f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(store)
     exp_id = client.get_experiment_by_name("diabetes").experiment_id

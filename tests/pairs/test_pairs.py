@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hydra.utils import instantiate
 from mlflow import MlflowClient
 
 import lossbench.tasks.pairs.data as faces
