@@ -318,3 +318,38 @@ def test_comparison_losses_run_and_are_reproducible(fake_olivetti, loss):
     timings = {"train_seconds": first["train_seconds"],
                "seconds_per_epoch": first["seconds_per_epoch"]}
     assert first == pytest.approx({**second, **timings})
+
+
+def test_contrastive_functional_default_margin_is_one():
+    torch.testing.assert_close(contrastive_loss(torch.tensor([0.25]), torch.tensor([0])),
+                               torch.tensor([0.125]))  # (1 - 0.5)^2 / 2
+
+
+def test_best_threshold_weighs_positives_and_negatives_by_count():
+    same = np.array([1, 1, 0, 0, 0])
+    dist = np.array([0.1, 0.3, 0.2, 0.6, 0.7])
+    # accept d <= 0.1: 4/5 (best, the smaller of a tie); 0.2: 3/5; 0.3: 4/5; 0.6: 3/5
+    assert best_threshold(same, dist) == pytest.approx(0.1)
+    same = np.array([1, 1, 1, 1, 0])
+    dist = np.array([0.1, 0.2, 0.3, 0.9, 0.4])
+    # d <= 0.3: 4/5 (best); d <= 0.9: 4/5 too but larger; d <= 0.4: 3/5
+    assert best_threshold(same, dist) == pytest.approx(0.3)
+
+
+def _eer_brute_force(same, dist, steps=20001):
+    """Walk the ROC polyline finely; the EER is FPR where |FNR - FPR| is smallest."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(same, -dist)
+    t = np.linspace(0, 1, steps)[:, None]
+    f = (fpr[:-1] + t * np.diff(fpr)).ravel()
+    n = (1 - (tpr[:-1] + t * np.diff(tpr))).ravel()
+    return f[np.argmin(np.abs(n - f))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eer_is_where_the_roc_crosses_fnr_equals_fpr(seed):
+    rng = np.random.default_rng(seed)
+    same = rng.integers(0, 2, 30)
+    dist = rng.random(30) + 0.3 * (1 - same)
+    assert equal_error_rate(same, dist) == pytest.approx(_eer_brute_force(same, dist), abs=1e-3)
