@@ -50,21 +50,33 @@ def test_max_mode_keeps_the_highest_score():
     assert (result.best_epoch, result.epochs_run) == (2, 5)
 
 
-def _constant_losses(param: torch.nn.Parameter, batches: list[tuple[float, int]]):
+def test_a_tie_is_not_an_improvement():
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, patience=2)
+    assert (result.best_epoch, result.epochs_run) == (1, 3)
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, patience=2, monitor_mode="max")
+    assert (result.best_epoch, result.epochs_run) == (1, 3)
+
+
+def _constant_losses(param: torch.nn.Parameter, batches: list[tuple[float, int]],
+                     epochs_seen: list[int]):
     """``epoch_losses`` yielding fixed batch losses (with a gradient) and sizes."""
-    return lambda epoch: ((param.sum() * 0 + value, size) for value, size in batches)
+    def losses(epoch):
+        epochs_seen.append(epoch)
+        return ((param.sum() * 0 + value, size) for value, size in batches)
+    return losses
 
 
 def test_train_loss_is_the_size_weighted_mean_and_every_epoch_is_reported():
     model = torch.nn.Linear(1, 1)
-    seen = []
+    seen, epochs = [], []
     result = fit(model, torch.optim.SGD(model.parameters(), lr=0.1),
-                 _constant_losses(model.weight, [(2.0, 3), (5.0, 1)]), epochs=3, patience=0,
+                 _constant_losses(model.weight, [(2.0, 3), (5.0, 1)], epochs), epochs=3,
+                 patience=0,
                  monitor="val", monitor_mode="min", evaluate=lambda: {"val": 1.0},
                  on_epoch=lambda epoch, metrics: seen.append((epoch, metrics)))
     assert result.history == [{"epoch": e, "train_loss": 2.75, "val": 1.0} for e in (1, 2, 3)]
     assert seen == [(e, {"train_loss": 2.75, "val": 1.0}) for e in (1, 2, 3)]
-    assert result.epochs_run == 3 and result.seconds > 0
+    assert epochs == [1, 2, 3] and result.epochs_run == 3 and 0 < result.seconds < 60
 
 
 @pytest.mark.parametrize("grad_clip, step", [(0.0, 10.0), (1.0, 1.0)])
