@@ -28,7 +28,7 @@ not finite: SQLite stores infinities as the largest double). Tags ``lossbench.ch
 ``lossbench.finished_children``, ``lossbench.failed_children`` repeat the counts.
 
 **Tags** for a study: ``study.claim``, ``study.headline``, ``study.headline_mode``,
-``study.paired_loss``, ``study.profile``; always ``summary.headline``,
+``study.guide_loss``, ``study.profile``; always ``summary.headline``,
 ``summary.headline_mode``, ``summary.condition_keys``.
 
 The verdict is the report's job (``lossbench.report``); this is where it plugs in: add its
@@ -51,7 +51,7 @@ from lossbench.tracking import PARENT_TAG
 
 OVERRIDES_TAG = "lossbench.overrides"
 NOT_CONDITIONS = ("loss", "seed")
-STUDY_TAGS = ("claim", "headline", "headline_mode", "paired_loss")
+STUDY_TAGS = ("claim", "headline", "headline_mode", "guide_loss")
 HUGE = 1e300
 
 

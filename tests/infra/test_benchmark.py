@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
+
+from tests.conftest import ROOT, run_python
 
 
+@pytest.mark.slow
 def test_benchmark_smoke(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "benchmark.py"),
-                           "--scenario", "diabetes", "--repeats", "1", "--out", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = run_python(str(ROOT / "experiments" / "benchmark.py"), "--scenario", "diabetes",
+                      "--repeats", "1", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "diabetes" in proc.stdout and "time x" in proc.stdout
     res = json.loads(out.read_text())["diabetes"]

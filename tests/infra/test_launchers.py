@@ -3,10 +3,8 @@ Ray (hydra-ray-launcher on a local Ray instance). Each job lands in MLflow under
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,18 +12,16 @@ import pytest
 from mlflow import MlflowClient
 
 from lossbench.tracking import PARENT_TAG
+from tests.conftest import lossbench_cli
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # each test runs the command line in a subprocess
 
 
 def _sweep(tmp_path: Path, *launcher: str) -> subprocess.CompletedProcess:
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    cmd = [sys.executable, "-m", "lossbench", "-m", *launcher, "loss=mse,huber",
-           "trainer.epochs=1", "torch_threads=1", "tracking.plots=false",
-           f"tracking.uri={store}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return lossbench_cli("-m", *launcher, "loss=mse,huber", "trainer.epochs=1",
+                         "torch_threads=1", "tracking.plots=false", f"tracking.uri={store}",
+                         f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
 
 
 def _check_store(tmp_path: Path, n: int) -> None:
@@ -40,10 +36,8 @@ def _check_store(tmp_path: Path, n: int) -> None:
 
 def test_slurm_config_composes():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    cmd = [sys.executable, "-m", "lossbench", "+experiment=house_price", "profile=full",
-           "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "--cfg", "hydra"]
-    proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=300)
+    proc = lossbench_cli("+experiment=house_price", "profile=full", "hydra/launcher=slurm",
+                         "hydra.launcher.partition=gpu", "--cfg", "hydra", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SlurmLauncher" in proc.stdout and "partition: gpu" in proc.stdout
     assert "gpus_per_node: 1" in proc.stdout

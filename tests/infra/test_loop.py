@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lossbench.app import run
-from lossbench.loop import TrainingDiverged, batch_generator, fit
+from lossbench.loop import TrainingDiverged, batch_generator, batch_indices, fit
 from lossbench.tasks.supervised.loop import epoch_losses
 from lossbench.tasks.supervised.models import MLP
 from tests.conftest import compose_config
@@ -42,6 +42,63 @@ def test_early_stopping_restores_the_best_epoch():
     assert (result.best_epoch, result.epochs_run) == (2, 5)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, snapshots[1][k])
+
+
+def test_max_mode_keeps_the_highest_score():
+    scores = iter([0.5, 0.9, 0.7, 0.8, 0.6])
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": next(scores)}, monitor_mode="max",
+                     patience=3)
+    assert (result.best_epoch, result.epochs_run) == (2, 5)
+
+
+def test_a_tie_is_not_an_improvement():
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, patience=2)
+    assert (result.best_epoch, result.epochs_run) == (1, 3)
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, patience=2, monitor_mode="max")
+    assert (result.best_epoch, result.epochs_run) == (1, 3)
+
+
+def _constant_losses(param: torch.nn.Parameter, batches: list[tuple[float, int]],
+                     epochs_seen: list[int]):
+    """``epoch_losses`` yielding fixed batch losses (with a gradient) and sizes."""
+    def losses(epoch):
+        epochs_seen.append(epoch)
+        return ((param.sum() * 0 + value, size) for value, size in batches)
+    return losses
+
+
+def test_train_loss_is_the_size_weighted_mean_and_every_epoch_is_reported():
+    model = torch.nn.Linear(1, 1)
+    seen, epochs = [], []
+    result = fit(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                 _constant_losses(model.weight, [(2.0, 3), (5.0, 1)], epochs), epochs=3,
+                 patience=0,
+                 monitor="val", monitor_mode="min", evaluate=lambda: {"val": 1.0},
+                 on_epoch=lambda epoch, metrics: seen.append((epoch, metrics)))
+    assert result.history == [{"epoch": e, "train_loss": 2.75, "val": 1.0} for e in (1, 2, 3)]
+    assert seen == [(e, {"train_loss": 2.75, "val": 1.0}) for e in (1, 2, 3)]
+    assert epochs == [1, 2, 3] and result.epochs_run == 3 and 0 < result.seconds < 60
+
+
+@pytest.mark.parametrize("grad_clip, step", [(0.0, 10.0), (1.0, 1.0)])
+def test_grad_clip_bounds_the_gradient_norm_only_when_set(grad_clip, step):
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    fit(model, torch.optim.SGD(model.parameters(), lr=1.0),
+        lambda epoch: iter([(10.0 * model.weight.sum(), 1)]), epochs=1, patience=0,
+        monitor="val", monitor_mode="min", evaluate=lambda: {"val": 1.0},
+        grad_clip=grad_clip)
+    assert model.weight.item() == pytest.approx(-step)
+
+
+def test_batch_indices_cover_every_row_once_in_a_seeded_order():
+    cpu = torch.device("cpu")
+    batches = list(batch_indices(10, 4, batch_generator(0, cpu), cpu))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    again = torch.cat(list(batch_indices(10, 4, batch_generator(0, cpu), cpu)))
+    other = torch.cat(list(batch_indices(10, 4, batch_generator(1, cpu), cpu)))
+    assert torch.equal(torch.cat(batches), again) and not torch.equal(again, other)
 
 
 def test_patience_zero_runs_every_epoch():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
 from lossbench.app import run
@@ -11,6 +12,7 @@ from tests.conftest import compose_config
 from tests.mlflow_server import mlflow_server
 
 
+@pytest.mark.slow
 def test_run_logs_to_a_tracking_server_over_http(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with mlflow_server(tmp_path) as url:

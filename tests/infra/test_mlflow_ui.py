@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="no chromium + chromedriver (apt-get install -y "
-                                       "chromium chromium-driver)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                 reason="no chromium + chromedriver (apt-get install -y "
+                                        "chromium chromium-driver)")]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from lossbench.tracking import PARENT_TAG, sqlite_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import lossbench_cli
 N = 8
 
 
@@ -24,19 +20,17 @@ def test_sqlite_path():
     assert sqlite_path("sqlite://") is None
 
 
+@pytest.mark.slow
 def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     store = f"sqlite:///{tmp_path}/mlflow.db"
     # ${now:...} with microseconds: a worker that resolved the sweep dir itself would pick
     # another directory, hence another parent-run lock file, hence a second parent run
     sweep = f"{tmp_path}/sweep/" + "${now:%H-%M-%S-%f}"
-    cmd = [sys.executable, "-m", "lossbench", "-m", "hydra/launcher=joblib",
-           f"hydra.launcher.n_jobs={N}", f"seed=range({N})", "trainer.epochs=2",
-           "torch_threads=1", "tracking.plots=false", f"tracking.uri={store}",
-           f"hydra.sweep.dir={sweep}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=900)
+    proc = lossbench_cli("-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={N}",
+                         f"seed=range({N})", "trainer.epochs=2", "torch_threads=1",
+                         "tracking.plots=false", f"tracking.uri={store}",
+                         f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "failed" not in proc.stderr.lower(), proc.stderr[-3000:]
     assert len(list((tmp_path / "sweep").iterdir())) == 1

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from lossbench.data.files import recording
 from lossbench.provenance import arrays_digest, split_context
 from lossbench.summary import summarize_sweep
 from lossbench.tracking import PARENT_TAG, close_sweep, flatten
-from tests.conftest import SHARED_DATA, compose_config
+from tests.conftest import SHARED_DATA, compose_config, lossbench_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,13 +104,11 @@ def test_diverging_run_is_recorded_failed_with_reason(store):
     assert r.data.tags["failure_reason"].startswith("TrainingDiverged: training loss is")
 
 
+@pytest.mark.slow
 def test_multirun_sweep_gets_a_parent_and_survives_failed_jobs(store, tmp_path):
-    cmd = [sys.executable, "-m", "lossbench", "-m", "loss=mse,mae", "optimizer.lr=0.003,1e30",
-           "trainer.epochs=2", "tracking.plots=false", f"tracking.uri={store}",
-           f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = lossbench_cli("-m", "loss=mse,mae", "optimizer.lr=0.003,1e30", "trainer.epochs=2",
+                         "tracking.plots=false", f"tracking.uri={store}",
+                         f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, timeout=300)
     assert proc.returncode == 1, proc.stderr[-3000:]  # the sweep went on, and says 2 failed
     assert "sweep: 4 jobs: 2 finished, 2 failed, 0 refused" in proc.stderr.splitlines()[-1]
     client = MlflowClient(store)
@@ -155,7 +150,7 @@ def _fake_sweep(client: MlflowClient, results: list[tuple[str, str, str, float]]
             "lossbench.overrides": f"+experiment=fake loss={loss} optimizer={opt} seed={seed}"})
         rid = child.info.run_id
         for k, v in {"study.headline": "final_test_rmse", "study.headline_mode": "min",
-                     "study.claim": "Huber beats MSE.", "study.paired_loss": "huber",
+                     "study.claim": "Huber beats MSE.", "study.guide_loss": "huber",
                      "trainer.monitor": "val_rmse", "profile": "quick"}.items():
             client.log_param(rid, k, v)
         client.log_metric(rid, "final_test_rmse", value)
@@ -181,7 +176,7 @@ def test_sweep_summary_names_reference_values_and_counts(store):
     assert m["final_test_rmse.mean.mse.adam"] == 4.0  # the infinite and the FAILED one: out
     assert m["children.finished"] == 5 and m["children.failed"] == 2
     assert tags["summary.condition_keys"] == "optimizer"
-    assert tags["study.claim"] == "Huber beats MSE." and tags["study.paired_loss"] == "huber"
+    assert tags["study.claim"] == "Huber beats MSE." and tags["study.guide_loss"] == "huber"
     assert tags["lossbench.failed_children"] == "2" and tags["lossbench.children"] == "7"
 
 

@@ -8,9 +8,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 import torch
-from hydra.utils import instantiate
 from mlflow import MlflowClient
-from sklearn.utils import Bunch
 
 import lossbench.tasks.pairs.data as faces
 from lossbench.app import run
@@ -25,6 +23,7 @@ from lossbench.tasks.pairs.schema import FacesConf
 from lossbench.tasks.pairs.run import build_loss, loss_spec
 from lossbench.tasks.pairs.metrics import best_threshold, equal_error_rate, verification_metrics
 from tests.conftest import SHARED_DATA, compose_config
+from tests.fakedata import fake_faces
 
 F64 = torch.float64
 
@@ -373,15 +372,6 @@ def test_pair_loss_specs_map_labels_triplets_and_distances():
 
 
 # --------------------------------------------------------------------------- end to end
-def fake_faces(people: int = 12, per_person: int = 5, seed: int = 0) -> Bunch:
-    """Olivetti-shaped fake faces: one random 64x64 pattern per person, plus noise."""
-    rng = np.random.default_rng(seed)
-    base = rng.random((people, 64, 64))
-    images = np.repeat(base, per_person, axis=0) + 0.3 * rng.random((people * per_person, 64, 64))
-    return Bunch(images=(images / 1.3).astype(np.float32),
-                 target=np.repeat(np.arange(people), per_person))
-
-
 TINY = ("scenario=face_verification", "trainer.epochs=2", "trainer.patience=0",
         "data.pairs_per_epoch=64", "data.eval_pairs=40", "data.image_size=16",
         "model.channels=[4,8]", "model.hidden=16", "trainer.batch_size=32", "download=false")
@@ -421,3 +411,38 @@ def test_comparison_losses_run_and_are_reproducible(fake_olivetti, loss):
     timings = {"train_seconds": first["train_seconds"],
                "seconds_per_epoch": first["seconds_per_epoch"]}
     assert first == pytest.approx({**second, **timings})
+
+
+def test_contrastive_functional_default_margin_is_one():
+    torch.testing.assert_close(contrastive_loss(torch.tensor([0.25]), torch.tensor([0])),
+                               torch.tensor([0.125]))  # (1 - 0.5)^2 / 2
+
+
+def test_best_threshold_weighs_positives_and_negatives_by_count():
+    same = np.array([1, 1, 0, 0, 0])
+    dist = np.array([0.1, 0.3, 0.2, 0.6, 0.7])
+    # accept d <= 0.1: 4/5 (best, the smaller of a tie); 0.2: 3/5; 0.3: 4/5; 0.6: 3/5
+    assert best_threshold(same, dist) == pytest.approx(0.1)
+    same = np.array([1, 1, 1, 1, 0])
+    dist = np.array([0.1, 0.2, 0.3, 0.9, 0.4])
+    # d <= 0.3: 4/5 (best); d <= 0.9: 4/5 too but larger; d <= 0.4: 3/5
+    assert best_threshold(same, dist) == pytest.approx(0.3)
+
+
+def _eer_brute_force(same, dist, steps=20001):
+    """Walk the ROC polyline finely; the EER is FPR where |FNR - FPR| is smallest."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(same, -dist)
+    t = np.linspace(0, 1, steps)[:, None]
+    f = (fpr[:-1] + t * np.diff(fpr)).ravel()
+    n = (1 - (tpr[:-1] + t * np.diff(tpr))).ravel()
+    return f[np.argmin(np.abs(n - f))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eer_is_where_the_roc_crosses_fnr_equals_fpr(seed):
+    rng = np.random.default_rng(seed)
+    same = rng.integers(0, 2, 30)
+    dist = rng.random(30) + 0.3 * (1 - same)
+    assert equal_error_rate(same, dist) == pytest.approx(_eer_brute_force(same, dist), abs=1e-3)

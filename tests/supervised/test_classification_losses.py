@@ -259,3 +259,23 @@ def test_regression_scenario_refuses_a_classification_loss(store):
 
     with pytest.raises(ConfigError, match="loss=bce is not a regression loss"):
         run(compose_config("loss=bce", f"tracking.uri={store}"))
+
+
+def test_focal_and_hinge_pass_their_own_parameters_on():
+    from lossbench.tasks.supervised.losses import BinaryHingeLoss, FocalLoss
+
+    x, y = torch.tensor([2.0, -1.0, 0.3]), torch.tensor([1.0, 1.0, 0.0])
+    torch.testing.assert_close(FocalLoss(alpha=0.6, gamma=1.0, reduction="sum")(x, y),
+                               sigmoid_focal_loss(x, y, alpha=0.6, gamma=1.0, reduction="sum"))
+    # max(0, 2 - y s) with y = +1, +1, -1: 0, 3, 2.3
+    hinge = BinaryHingeLoss(margin=2.0, reduction="none")(x, 2 * y - 1)
+    torch.testing.assert_close(hinge, torch.tensor([0.0, 3.0, 2.3]))
+    assert FocalLoss().alpha == 0.25 and FocalLoss().gamma == 2.0
+    assert BinaryHingeLoss().margin == 1.0 and BinaryHingeLoss().reduction == "mean"
+
+
+def test_derived_weights_with_one_positive_and_an_absent_class():
+    assert derived_pos_weight(np.array([1, 0, 0, 0])) == 3.0
+    with pytest.raises(ValueError, match="no positives"):
+        derived_pos_weight(np.zeros(4))
+    assert balanced_class_weights(np.array([0, 0, 1, 1]), 3) == [4 / 6, 4 / 6, 1.0]

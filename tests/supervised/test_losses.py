@@ -88,3 +88,10 @@ def test_reduction_like_torch(reduction):
 def test_bad_reduction_is_refused():
     with pytest.raises(ValueError, match="reduction"):
         LogCoshLoss(reduction="avg")
+
+
+def test_log_cosh_loss_is_of_the_error_not_the_sum():
+    pred, target = torch.tensor([3.0, -1.0]), torch.tensor([2.0, 1.0])  # errors 1, -2
+    ref = np.mean(np.log(np.cosh([1.0, -2.0])))
+    assert LogCoshLoss()(pred, target).item() == pytest.approx(ref, rel=1e-6)
+    assert LogCoshLoss().reduction == "mean"

@@ -1,0 +1,22 @@
+"""Regression metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossbench.tasks.supervised.metrics import prefixed, regression_metrics
+
+
+def test_regression_metrics_by_hand():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    pred = np.array([2.0, 2.0, 3.0, 8.0])  # errors 1, 0, 0, 4
+    m = regression_metrics(y, pred)
+    assert m == pytest.approx({"rmse": np.sqrt(17 / 4), "mae": 5 / 4, "medae": 0.5,
+                               # 1 - SSE / SST = 1 - 17 / 5
+                               "r2": 1 - 17 / 5})
+    assert regression_metrics(y, y)["r2"] == 1.0
+
+
+def test_prefixed():
+    assert prefixed("val", {"rmse": 1.0, "r2": 0.5}) == {"val_rmse": 1.0, "val_r2": 0.5}
