@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
-from mlflow import MlflowClient
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from mlflow import MlflowClient
+from omegaconf import OmegaConf, open_dict
+
+from lossbench.app import CONF_DIR
 from lossbench.config import EXPERIMENTS_DIR, ConfigError, validate
 from tests.conftest import SHARED_DATA
 
@@ -47,7 +57,7 @@ def test_every_study_has_an_experiment_file():
 @pytest.mark.parametrize("profile", ["quick", "full"])
 @pytest.mark.parametrize("study", sorted(STUDIES))
 def test_study_composes_validates_and_sweeps_losses_and_seeds(study, profile):
-    cfg, hydra_cfg = compose_with_hydra(f"+experiment={study}", f"profile={profile}")
+    cfg, hydra_cfg = compose_study(f"+experiment={study}", f"profile={profile}")
     validate(cfg)
     headline, paired, losses = STUDIES[study]
     assert cfg.study.headline == headline and cfg.study.guide_loss == paired
@@ -83,7 +93,7 @@ def test_quick_budgets_are_smaller():
 
 
 def test_normal_runs_have_no_study():
-    cfg = compose_config()
+    cfg, _ = compose_study()
     assert cfg.study is None and cfg.profile is None
     validate(cfg)
 
@@ -98,7 +108,7 @@ def test_normal_runs_have_no_study():
     ("study.margin=0.01", "study.margin"),              # ... and only with a margin type
 ])
 def test_bad_study_values_fail_naming_the_key(override, key):
-    cfg = compose_config("+experiment=house_price", override)
+    cfg, _ = compose_study("+experiment=house_price", override)
     with pytest.raises(ConfigError, match=key):
         validate(cfg)
 
@@ -114,30 +124,33 @@ def test_experiment_files_share_one_base():
 
 def test_unknown_study_key_is_rejected():
     with pytest.raises(Exception, match="headlin"):
-        compose_with_hydra("+experiment=house_price", "study.headlin=x")
+        compose_study("+experiment=house_price", "study.headlin=x")
 
 
-@pytest.mark.slow
 def test_experiment_resolves_from_any_working_directory(tmp_path):
-    proc = lossbench_cli("+experiment=house_price", "profile=quick", "--cfg", "hydra",
-                         cwd=tmp_path, timeout=300)
+    cmd = [sys.executable, "-m", "lossbench", "+experiment=house_price", "profile=quick",
+           "--cfg", "hydra"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seed: range(5)" in proc.stdout and "JoblibLauncher" in proc.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "scikit_learn_data").exists(), reason="no shared data")
 def test_tiny_study_sweep_then_report(tmp_path):
     """A cut-down house_price study (2 losses x 2 seeds x 1 epoch, 2 parallel jobs) on the real
     data, then ``lossbench report`` on its store."""
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    proc = lossbench_cli("-m", "+experiment=house_price", "profile=quick",
-                         "loss=mse,mae", "optimizer=adam",  # the command line narrows the sweep
-                         "seed=range(2)", "hydra.launcher.n_jobs=2", "trainer.epochs=1",
-                         "tracking.plots=false", f"tracking.uri={store}",
-                         f"data_dir={SHARED_DATA}", "download=false",
-                         f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "lossbench", "-m", "+experiment=house_price", "profile=quick",
+           "loss=mse,mae", "optimizer=adam",  # the command line narrows the study sweep
+           "seed=range(2)", "hydra.launcher.n_jobs=2", "trainer.epochs=1",
+           "tracking.plots=false", f"tracking.uri={store}", f"data_dir={SHARED_DATA}",
+           "download=false", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(store)
     runs = client.search_runs([client.get_experiment_by_name("house_price").experiment_id])
@@ -146,8 +159,9 @@ def test_tiny_study_sweep_then_report(tmp_path):
     assert {r.data.params["study.guide_loss"] for r in children} == {"mse"}
     assert {r.data.params["torch_threads"] for r in children} == {"1"}
     out = tmp_path / "report" / "REPORT.md"
-    rep = lossbench_cli("report", "--tracking-uri", store, "--out", str(out), cwd=tmp_path,
-                        timeout=300)
+    rep = subprocess.run([sys.executable, "-m", "lossbench", "report", "--tracking-uri", store,
+                          "--out", str(out)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
     assert rep.returncode == 0, rep.stderr[-3000:]
     text = out.read_text()
     assert "## house_price" in text and "| all | mse | mae | 2 |" in text
