@@ -253,8 +253,17 @@ def _loss(run: Run) -> str:
     return run.data.tags.get("loss") or run.data.params.get("loss_name", "?")
 
 
+# params that, with the seed, make one replicate (the unit runs are paired by): the identity
+# fold of a cross-validated face study is such a key, not a condition
+REPLICATE_KEYS = ("data.fold",)
+
+
 def _seed(run: Run) -> str:
-    return run.data.tags.get("seed") or run.data.params.get("seed", "?")
+    """The replicate a run belongs to: its seed, plus its fold when the study has folds."""
+    seed = run.data.tags.get("seed") or run.data.params.get("seed", "?")
+    folds = [f"{k.split('.')[-1]}{run.data.params[k]}" for k in REPLICATE_KEYS
+             if run.data.params.get(k) not in (None, "None")]
+    return "/".join([seed, *folds])
 
 
 def _short(key: str, value: str) -> str:
@@ -269,7 +278,8 @@ def condition_keys(runs: Sequence[Run]) -> list[str]:
     keys = set().union(*(r.data.params for r in runs)) if runs else set()
     out = []
     for key in sorted(keys):
-        if key in SEED_KEYS or key.startswith("loss.") or key in ("loss_name",):
+        if key in SEED_KEYS or key in REPLICATE_KEYS or key.startswith("loss.") \
+                or key in ("loss_name",):
             continue
         values = {r.data.params.get(key) for r in runs}
         if len(values) < 2:

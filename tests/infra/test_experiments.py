@@ -89,7 +89,7 @@ def test_quick_budgets_are_smaller():
     quick, _ = compose_study("+experiment=mnist", "profile=quick")
     full, _ = compose_study("+experiment=mnist", "profile=full")
     assert quick.data.dataset == full.data.dataset == "fashion_mnist"  # offline from Debian
-    assert quick.data.max_train == 10000 and full.data.max_train is None  # full: all 54,000
+    assert quick.data.max_train == 5000 and full.data.max_train is None  # full: all 54,000
 
 
 def test_normal_runs_have_no_study():
