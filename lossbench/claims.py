@@ -151,7 +151,7 @@ def judge_user_claim(claim: UserClaim, values: Mapping[str, Mapping[str, float]]
     (Holm; supported only when every alternative is, refuted when any is). A named loss
     without runs makes the claim inconclusive."""
     guide = values.get(claim.guide_loss, {})
-    tests, seeds_used, missing = [], [], []
+    tests, missing = [], []
     if not guide:
         missing.append(claim.guide_loss)
     for alt in claim.claim_against:

@@ -28,6 +28,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from lossbench.data.errors import sha256
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("lossbench", "torch", "mlflow", "numpy")
 DIGEST_CHARS = 16
@@ -67,11 +69,7 @@ def code_version_tags() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256(Path(path))
 
 
 def file_sha256(path: Path) -> str:

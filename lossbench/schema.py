@@ -153,3 +153,12 @@ def check_monitor(cfg: Any, logged: "list[str] | tuple[str, ...]") -> None:
     """Refuse a ``trainer.monitor`` the task does not log (``logged``), before any training."""
     require(cfg.trainer.monitor in logged, "trainer.monitor",
             f"a metric {cfg.name} logs ({', '.join(logged)})", cfg.trainer.monitor)
+
+
+def check_custom_loss(target: str, kwargs: Any, declared: type) -> None:
+    """A user's loss (``loss=custom``): its ``_target_`` is set, and ``loss.kwargs`` repeats no
+    key the loss schema ``declared`` already has."""
+    require(bool(target), "loss._target_",
+            "your loss's import path, e.g. loss._target_=my_pkg.losses.MyLoss", target)
+    for key in sorted(set(kwargs) & set(declared.__dataclass_fields__)):
+        raise ConfigError(f"loss.kwargs.{key}: set it as loss.{key}, not in loss.kwargs")

@@ -11,7 +11,6 @@ more. Then real single runs (``python -m lossbench``) check the exit status and 
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import re
@@ -86,6 +85,7 @@ def test_combination_validates_or_is_refused_in_one_line(overrides):
 
 
 @pytest.mark.slow
+@pytest.mark.wide
 @pytest.mark.parametrize("overrides", one_group_at_a_time() + product_sample(400, seed=11),
                          ids=" ".join)
 def test_combination_validates_or_is_refused_in_one_line_wide(overrides):

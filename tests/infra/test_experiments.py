@@ -8,15 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from mlflow import MlflowClient
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
-from lossbench.app import CONF_DIR
 from lossbench.config import EXPERIMENTS_DIR, ConfigError, validate
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, compose_with_hydra
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIES = {  # study -> (headline, guide loss, losses swept)
@@ -37,16 +33,7 @@ SEEDS = {"mnist": "range(3)", "face_verification": "range(2)",  # x 5 folds
          "wgan": "range(30)"}
 
 
-def compose_study(*overrides: str):
-    """Compose like ``lossbench -m``; return (job config, hydra config)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    hydra_cfg = cfg.hydra
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, hydra_cfg
+compose_study = compose_with_hydra  # (job config, hydra config), like lossbench -m
 
 
 def test_every_study_has_an_experiment_file():

@@ -3,12 +3,12 @@ identity-disjoint splits, verification metrics, the loss mapping and a tiny end-
 
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
+from sklearn.utils import Bunch
 
 import lossbench.tasks.pairs.data as faces
 from lossbench.app import run
@@ -19,7 +19,6 @@ from lossbench.tasks.pairs.data import (identity_folds, lfw_pairs, normalized_sp
 from lossbench.tasks.pairs.sampler import PairPool, PairSampler
 from lossbench.tasks.pairs.losses import ContrastiveLoss, contrastive_loss
 from lossbench.tasks.pairs.models import EmbeddingCNN
-from lossbench.tasks.pairs.schema import FacesConf
 from lossbench.tasks.pairs.run import build_loss, loss_spec
 from lossbench.tasks.pairs.metrics import best_threshold, equal_error_rate, verification_metrics
 from tests.conftest import SHARED_DATA, compose_config
@@ -413,8 +412,11 @@ def test_comparison_losses_run_and_are_reproducible(fake_olivetti, loss):
     assert first == pytest.approx({**second, **timings})
 
 
-def test_contrastive_functional_default_margin_is_one():
-    torch.testing.assert_close(contrastive_loss(torch.tensor([0.25]), torch.tensor([0])),
+def test_contrastive_functional_has_no_default_margin():
+    # the margin comes from the config (loss.margin), written once in its schema
+    with pytest.raises(TypeError, match="margin"):
+        contrastive_loss(torch.tensor([0.25]), torch.tensor([0]))
+    torch.testing.assert_close(contrastive_loss(torch.tensor([0.25]), torch.tensor([0]), 1.0),
                                torch.tensor([0.125]))  # (1 - 0.5)^2 / 2
 
 

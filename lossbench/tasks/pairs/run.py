@@ -5,7 +5,7 @@ distance of positive and of negative pairs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np

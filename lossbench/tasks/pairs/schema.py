@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from lossbench.schema import ConfigError, DataConf, require
+from lossbench.schema import DataConf, check_custom_loss, require
 
 
 @dataclass
@@ -193,10 +193,7 @@ class CustomPairLossConf(PairLossConf):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(bool(self._target_), "loss._target_",
-                "your loss's import path, e.g. loss._target_=my_pkg.losses.MyLoss", self._target_)
-        for key in sorted(set(self.kwargs) & set(PairLossConf.__dataclass_fields__)):
-            raise ConfigError(f"loss.kwargs.{key}: set it as loss.{key}, not in loss.kwargs")
+        check_custom_loss(self._target_, self.kwargs, PairLossConf)
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
