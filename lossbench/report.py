@@ -524,15 +524,22 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
+def _verdict_cells(r: Comparison) -> tuple[str, str]:
+    """A comparison's verdict cell (bold when the claim names it) and Holm-adjusted p's."""
+    t = r.test
+    verdict = f"**{t.verdict}**" if r.in_claim else f"{t.verdict} (not in the claim)"
+    adjusted = (f"{_p(t.p_adjusted)} / {_p(t.p_refute_adjusted)}" if r.in_claim
+                and t.p_adjusted is not None else "–")
+    return verdict, adjusted
+
+
 def _indicator_rows(rows: Sequence[Comparison]) -> list[str]:
     out = ["| condition | guide | alternative | runs | rate (guide / alt) "
            "| rate diff (guide − alt) | odds ratio | P(improve) | Fisher p for / against "
            "| Holm-adjusted | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t, f = r.test, r.fisher
-        verdict = f"**{t.verdict}**" if r.in_claim else f"{t.verdict} (not in the claim)"
-        adjusted = (f"{_p(t.p_adjusted)} / {_p(t.p_refute_adjusted)}" if r.in_claim
-                    and t.p_adjusted is not None else "–")
+        verdict, adjusted = _verdict_cells(r)
         out.append(f"| {r.condition} | {r.guide} | {r.alternative} | {f['runs_a']} / "
                    f"{f['runs_b']} | {_f(f['rate_a'])} / {_f(f['rate_b'])} "
                    f"| {_f(t.mean_diff)} | {_f(f['odds_ratio'])} | {_f(r.p_improve)} "
@@ -550,9 +557,7 @@ def _comparison_rows(rows: Sequence[Comparison], first: str, alpha: float) -> li
     for r in rows:
         t = r.test
         boot = _ci(r.boot.low, r.boot.high) if r.boot else "–"
-        verdict = f"**{t.verdict}**" if r.in_claim else f"{t.verdict} (not in the claim)"
-        adjusted = (f"{_p(t.p_adjusted)} / {_p(t.p_refute_adjusted)}" if r.in_claim
-                    and t.p_adjusted is not None else "–")
+        verdict, adjusted = _verdict_cells(r)
         out.append(f"| {r.condition} | {r.guide} | {r.alternative} | {t.n} | {_f(t.mean_diff)} "
                    f"| {_ci(t.ci_low, t.ci_high)} | {boot} | {_f(r.p_improve)} "
                    f"| {_f(t.cohens_dz)} | {_p(t.p_value)} / {_p(t.p_refute)} "
