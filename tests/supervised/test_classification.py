@@ -200,4 +200,5 @@ def test_cancer_screening_quick_split_holds_enough_positives_to_score_recall():
 
     s = instantiate(cfg.data, data_dir="/nonexistent", download=False)  # Debian's copy
     assert s.info["positives_test"] >= 90 and s.info["n_test"] == 9091
-    assert s.info["positives_train"] >= 180 and s.info["positives_val"] >= 50
+    # quick trains on 10,000 images: about 90 positives at 1 %; validation is 10 % of them
+    assert s.info["positives_train"] >= 85 and s.info["positives_val"] >= 8
