@@ -7,10 +7,10 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from lossbench.ui import wait_until_up
 
 
 def free_port() -> int:
@@ -33,18 +33,11 @@ def mlflow_server(root: Path, timeout: float = 180.0) -> Iterator[str]:
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root,
                             env={**os.environ, "MLFLOW_TRACKING_URI": ""})
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not come up on {url}:\n"
-                                   + (root / "mlflow-server.log").read_text()[-3000:])
-            time.sleep(0.5)
+        try:  # the same health poll as `lossbench ui`
+            wait_until_up(url, proc, timeout)
+        except SystemExit as e:
+            raise RuntimeError(f"{e}:\n"
+                               + (root / "mlflow-server.log").read_text()[-3000:]) from None
         yield url
     finally:
         proc.terminate()
