@@ -806,6 +806,27 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
     return text
 
 
+def parent_summary(client: MlflowClient, tracking_uri: str, parent_id: str, out_dir: Path,
+                   alpha: float = 0.05, plots: bool = True) -> dict[str, str]:
+    """The study a finished sweep ran, judged as ``lossbench report`` judges it, for its parent
+    run (``lossbench.tracking.close_sweep``): writes ``<study>.md`` (the report's section with
+    the decision rule) and its figures into ``out_dir`` and returns the parent's verdict tags
+    ``study.verdict`` (supported / refuted / inconclusive), ``study.claim_id``,
+    ``study.claim_type`` and ``study.key_number`` (the guide's mean difference against each
+    alternative the claim names). Raises :class:`ReportError` when the sweep is no study."""
+    s = load_sweeps(client, [parent_id])
+    rows = loss_comparisons(s, alpha)
+    verdict = claim_verdict(rows, alpha)
+    client_for_plots = MlflowClient(tracking_uri=tracking_uri) if plots else None
+    body = _study_section(s, rows, verdict, out_dir / "REPORT.md", alpha, plots,
+                          client_for_plots)
+    rule = RULE.format(alpha=alpha, level=f"{100 * (1 - 2 * alpha):.0f} %", power=POWER)
+    (out_dir / f"{s.name}.md").write_text("\n".join([*body, "", rule, ""]))
+    return {"study.verdict": verdict, "study.claim_id": s.conf.claim_id,
+            "study.claim_type": s.conf.claim_type,
+            "study.key_number": _key_number([r for r in rows if r.in_claim])[:5000]}
+
+
 # --------------------------------------------------------------------------- --check
 def mean_rows(studies: Sequence[Study]) -> dict[tuple[str, str, str], tuple[int, float]]:
     """(study, condition, loss) -> (seeds, mean headline): the rows ``--check`` compares

@@ -31,8 +31,11 @@ not finite: SQLite stores infinities as the largest double). Tags ``lossbench.ch
 ``study.guide_loss``, ``study.profile``; always ``summary.headline``,
 ``summary.headline_mode``, ``summary.condition_keys``.
 
-The verdict is the report's job (``lossbench.report``); this is where it plugs in: add its
-tags (e.g. ``study.verdict``) to the dict :func:`summarize_sweep` returns.
+**Verdict** (a study sweep only, once its parent has ended): ``lossbench.tracking.close_sweep``
+adds the report's judgement (``lossbench.report.parent_summary``) as tags ``study.verdict``
+(supported / refuted / inconclusive), ``study.claim_id``, ``study.claim_type``,
+``study.key_number``, and the study's report section with its figures as artifacts under
+``report/`` (``<study>.md``, ``<study>.png``, ``<study>_forest.png``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import sqlite3
+import tempfile
 import time
 import traceback
 import warnings
@@ -285,9 +286,11 @@ def sweep_parent_run(tracker: MlflowTracker, sweep_dir: str) -> str:
         return parents[key]
 
 
-def close_sweep(sweep_dir: str) -> None:
+def close_sweep(sweep_dir: str, plots: bool = True) -> None:
     """End every parent run of a sweep, with its summary (lossbench.summary: the headline per
-    loss and condition, the children's outcome) as metrics and tags."""
+    loss and condition, the children's outcome) as metrics and tags; when the sweep is a study,
+    also its verdict (tags ``study.verdict``, ``study.claim_id``, ``study.claim_type``,
+    ``study.key_number``) and its report section with figures (artifacts ``report/``)."""
     from lossbench.summary import summarize_sweep  # reads children; needs scipy (stats)
 
     path = Path(sweep_dir) / PARENTS_FILE
@@ -305,9 +308,28 @@ def close_sweep(sweep_dir: str) -> None:
             finished = int(summary["metrics"]["children.finished"])
             failed = int(summary["metrics"]["children.failed"])
             client.set_terminated(run_id, "FAILED" if failed and not finished else "FINISHED")
+            if "study.claim" in summary["tags"] and finished:  # judged once it has ended
+                _attach_study_report(client, uri, run_id, plots)
             exp_id = client.get_run(run_id).info.experiment_id
             log.info("sweep parent run: %d child runs, %d failed", finished + failed, failed)
             log.info("MLflow run: %s", run_link(uri, exp_id, run_id))
+
+
+def _attach_study_report(client: MlflowClient, uri: str, run_id: str, plots: bool) -> None:
+    """The study's verdict tags and report section (lossbench.report.parent_summary) on the
+    sweep's parent run. A study that cannot be judged leaves a warning, not a failed sweep."""
+    from lossbench import report  # matplotlib, scipy: only when a study sweep ends
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            tags = report.parent_summary(client, uri, run_id, Path(tmp), plots=plots)
+        except report.ReportError as e:
+            log.warning("sweep parent run: no study verdict (%s)", e)
+            return
+        client.log_artifacts(run_id, tmp, "report")
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    log.info("study %s (%s): %s", tags["study.claim_id"], tags["study.claim_type"],
+             tags["study.verdict"])
 
 
 class MlflowSweepCallback(Callback):
@@ -322,4 +344,5 @@ class MlflowSweepCallback(Callback):
             prepare_store(tracking.uri)  # before the launcher starts parallel jobs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        close_sweep(config.hydra.sweep.dir)
+        tracking = config.get("tracking") or {}
+        close_sweep(config.hydra.sweep.dir, plots=bool(tracking.get("plots", True)))

@@ -196,6 +196,48 @@ def test_close_sweep_logs_the_summary_on_the_parent(store, tmp_path):
     assert r.data.tags["summary.condition_keys"] == ""
 
 
+def test_a_study_sweep_parent_gets_the_verdict_and_its_report_section(store, tmp_path):
+    """close_sweep judges a study as `lossbench report` does and puts the verdict on the parent:
+    huber [1.0, 1.1, 1.2] against mse [2.0, 2.3, 2.1] paired by seed, d = [-1, -1.2, -0.9],
+    one-sided paired t (df 2): t = -11.7, p = 0.0036 < 0.05 -> supported."""
+    import json
+
+    import yaml
+
+    client = MlflowClient(store)
+    exp = client.create_experiment("fake_study")
+    parent = client.create_run(exp, tags={"lossbench.role": "sweep"}).info.run_id
+    study = {"headline": "final_test_rmse", "headline_mode": "min", "guide_loss": "huber",
+             "claim": "Huber beats MSE.", "claim_id": "C2", "claim_type": "superiority"}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"study": study, "profile": "quick"}))
+    for loss, values in {"huber": [1.0, 1.1, 1.2], "mse": [2.0, 2.3, 2.1]}.items():
+        for seed, value in enumerate(values):
+            rid = client.create_run(exp, tags={
+                PARENT_TAG: parent, "loss": loss, "seed": str(seed),
+                "lossbench.overrides": f"+experiment=fake loss={loss} seed={seed}"}).info.run_id
+            for k, v in {"seed": seed, "profile": "quick",
+                         **{f"study.{k}": v for k, v in study.items()}}.items():
+                client.log_param(rid, k, v)
+            client.log_artifact(rid, str(config))
+            client.log_metric(rid, "final_test_rmse", value)
+            client.set_terminated(rid, "FINISHED")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "mlflow_parents.json").write_text(json.dumps({f"{store}|{exp}": parent}))
+    close_sweep(str(tmp_path / "sweep"), plots=True)
+    r = client.get_run(parent)
+    assert r.info.status == "FINISHED"
+    assert r.data.tags["study.verdict"] == "supported"
+    assert (r.data.tags["study.claim_id"], r.data.tags["study.claim_type"]) == ("C2", "superiority")
+    assert "-1.033" in r.data.tags["study.key_number"]
+    files = {f.path for f in client.list_artifacts(parent, "report")}
+    assert {"report/fake_study.md", "report/fake_study.png",
+            "report/fake_study_forest.png"} <= files
+    section = Path(client.download_artifacts(parent, "report/fake_study.md", str(tmp_path)))
+    text = section.read_text()
+    assert "**Verdict: supported**" in text and "Decision rule" in text
+
+
 def test_ui_resolves_the_store_like_a_run_and_links_runs_table_and_latest_study(store, tmp_path):
     import json
 
