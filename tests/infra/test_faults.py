@@ -83,7 +83,7 @@ def test_ctrl_c_mid_sweep_kills_the_parent_and_a_relaunch_skips_finished_jobs(tm
     """Job 0 finishes, job 1 is interrupted; the re-launch with resume=true skips job 0,
     resumes job 1, and the parent ends FINISHED with one child per job."""
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    sweep = (*TINY, "-m", "seed=0,1", "trainer.epochs=150", f"tracking.uri={store}",
+    sweep = ("-m", *TINY, "seed=0,1", "trainer.epochs=150", f"tracking.uri={store}",
              f"hydra.sweep.dir={tmp_path}/sweep")
     proc = _start(tmp_path, *sweep)
     _wait_for(tmp_path / "sweep" / "1" / "checkpoints" / "last.pt", proc)
