@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +94,13 @@ def check_reachable(uri: str, within_s: float = REACH_S) -> None:
     while True:
         left = deadline - time.monotonic()
         try:
-            urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=max(min(left, 5.0), 0.5))
-            return
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health",
+                                        timeout=max(min(left, 5.0), 0.5)):
+                return
         except urllib.error.HTTPError:
             return
         except (urllib.error.URLError, OSError) as e:
-            why = reason(getattr(e, "reason", e)) if isinstance(e, urllib.error.URLError) else reason(e)
+            why = reason(getattr(e, "reason", e))  # URLError: the socket's error
             if time.monotonic() + 1.0 > deadline:
                 raise StoreUnavailable(f"tracking server {uri} is unreachable ({why}); start it, "
                                        f"or point tracking.uri at a reachable store") from None
