@@ -64,7 +64,6 @@ def main() -> None:
     from lossbench import outcomes
     from lossbench.app import hydra_main
     from lossbench.lifecycle import Interrupted, handle_signals
-    from lossbench.store import StoreUnavailable
     from lossbench.tracking import close_interrupted_sweep
 
     # let Hydra's own errors reach us (we print them as one line); a job's errors are handled
@@ -80,9 +79,6 @@ def main() -> None:
         except (ConfigCompositionException, OverrideParseException) as e:
             print(f"lossbench: error: {hydra_error_line(e)}", file=sys.stderr)
             raise SystemExit(2) from None
-        except StoreUnavailable as e:  # a sweep's store, checked before its first job
-            print(f"lossbench: error: {e}", file=sys.stderr)
-            raise SystemExit(1) from None
         except Interrupted as e:
             close_interrupted_sweep(e)
             print(f"lossbench: {e}: the run is KILLED", file=sys.stderr)

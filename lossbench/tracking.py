@@ -466,7 +466,6 @@ class MlflowSweepCallback(Callback):
         tracking = config.get("tracking")
         if tracking is not None and tracking.get("enabled", False):
             own_http_retries()
-            check_reachable(tracking.uri)
             prepare_store(tracking.uri)  # before the launcher starts parallel jobs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
