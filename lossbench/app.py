@@ -21,9 +21,11 @@ from lossbench.data import DataFileError, DataNotFoundError
 from lossbench.loop import TrainingDiverged
 from lossbench.data.files import recording
 from lossbench.config import ConfigError, register_configs, validate
+from lossbench.store import StoreUnavailable
 from lossbench.tasks import task_module
 from lossbench.torchutil import resolve_device, seed_everything
-from lossbench.tracking import MlflowTracker, NullTracker, Tracker, flatten, sweep_parent_run
+from lossbench.tracking import (MlflowTracker, NullTracker, Tracker, flatten, supersede,
+                                sweep_parent_run)
 
 log = logging.getLogger("lossbench")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -45,7 +47,23 @@ def make_tracker(cfg: DictConfig) -> Tracker:
         return NullTracker()
     return MlflowTracker(t.uri, t.experiment, t.artifact_location, plots=t.plots,
                          system_metrics=t.system_metrics,
-                         system_metrics_interval=t.system_metrics_interval)
+                         system_metrics_interval=t.system_metrics_interval,
+                         retry_s=t.retry_s, heartbeat_s=t.heartbeat_s, spool_dir=run_dir())
+
+
+def run_dir() -> Path:
+    """The job's output dir (Hydra's), else the working directory."""
+    if HydraConfig.initialized():
+        out = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None,
+                               throw_on_missing=False)
+        if out:
+            return Path(out)
+    return Path.cwd()
+
+
+def job_overrides() -> str:
+    """The job's Hydra overrides, e.g. ``loss=mae seed=1`` ("" outside Hydra)."""
+    return " ".join(HydraConfig.get().overrides.task) if HydraConfig.initialized() else ""
 
 
 def job_tags(cfg: DictConfig) -> dict[str, str]:
@@ -53,7 +71,7 @@ def job_tags(cfg: DictConfig) -> dict[str, str]:
     (``lossbench.overrides``; a sweep's summary finds its crossed factors there)."""
     tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
     if HydraConfig.initialized():
-        tags["lossbench.overrides"] = " ".join(HydraConfig.get().overrides.task)[:5000]
+        tags["lossbench.overrides"] = job_overrides()[:5000]
     return tags
 
 
@@ -75,6 +93,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     parent = sweep_parent_run(tracker, sweep_dir) if in_sweep else None
     try:
         with tracker.start(cfg.run_name, tags=job_tags(cfg), parent_run_id=parent):
+            if parent:  # a re-launched sweep: this run replaces the job's earlier ones
+                supersede(tracker, parent, job_overrides())
             tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
             tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
             if cfg.torch_threads:
@@ -107,8 +127,16 @@ register_configs()
 def hydra_main(cfg: DictConfig) -> Optional[float]:
     """Entry point: in a sweep a failed job is logged (and its run marked FAILED), its outcome
     recorded (lossbench.outcomes) and the sweep goes on; a single run exits non-zero: 2 with one
-    line for a user error, 1 with one line for a diverged run, a traceback for anything else."""
+    line for a user error, 1 with one line for a diverged run or an unavailable tracking store,
+    a traceback for anything else. A re-launched sweep with ``resume=true`` skips the jobs its
+    record has as finished."""
     sweep_dir, job = _sweep_dir(), str(cfg.get("run_name", "?"))
+    overrides = job_overrides()
+    if sweep_dir is not None and cfg.get("resume") and outcomes.finished_before(sweep_dir,
+                                                                                 overrides):
+        log.info("job %s (%s) already finished in this sweep: skipped", job, overrides)
+        outcomes.record(sweep_dir, job, "skipped", overrides=overrides)
+        return None
     try:
         final = run(cfg)
     except (ConfigError, DataNotFoundError, DataFileError) as e:
@@ -117,7 +145,7 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
             raise SystemExit(2) from None
         log.error("job %s failed: %s: %s", job, type(e).__name__, e)
         refused = isinstance(e, ConfigError) and not isinstance(e, CheckpointError)
-        outcomes.record(sweep_dir, job, "refused" if refused else "failed", str(e))
+        outcomes.record(sweep_dir, job, "refused" if refused else "failed", str(e), overrides)
         return None
     except Exception as e:
         if sweep_dir is None:
@@ -125,10 +153,13 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
                 print(f"lossbench: error: training diverged: {e}; lower optimizer.lr "
                       f"(now {cfg.optimizer.lr:g}) or set trainer.grad_clip", file=sys.stderr)
                 raise SystemExit(1) from None
+            if isinstance(e, StoreUnavailable):  # before training, or its records spooled
+                print(f"lossbench: error: {e}", file=sys.stderr)
+                raise SystemExit(1) from None
             raise
         log.error("job %s failed: %s: %s", job, type(e).__name__, e)
-        outcomes.record(sweep_dir, job, "failed", f"{type(e).__name__}: {e}")
+        outcomes.record(sweep_dir, job, "failed", f"{type(e).__name__}: {e}", overrides)
         return None
     if sweep_dir is not None:
-        outcomes.record(sweep_dir, job, "finished")
+        outcomes.record(sweep_dir, job, "finished", overrides=overrides)
     return final.get(f"final_{cfg.trainer.monitor}")

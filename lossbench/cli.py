@@ -4,11 +4,14 @@
 ``lossbench ui [--host H] [--port P] [overrides]`` serves the MLflow UI on the run's store
 (lossbench.ui);
 ``lossbench study <name> --until-decided --max-seeds N [--round K] [overrides]`` runs a study's
-seeds in rounds until its claim is decided (lossbench.study).
+seeds in rounds until its claim is decided (lossbench.study);
+``lossbench runs [cleanup | sync PATH]`` lists stale runs, ends them KILLED, replays a spool
+(lossbench.runs).
 
 A config that does not compose (an unknown option, a key the chosen option lacks) is one line
 on stderr and exit status 2, like a bad value. A sweep exits 1 when any job failed or was
-refused, after one summary line (:mod:`lossbench.outcomes`)."""
+refused, after one summary line (:mod:`lossbench.outcomes`). SIGTERM or SIGINT ends the run
+(and a sweep's parent run) KILLED and exits 128 + the signal number (lossbench.lifecycle)."""
 
 from __future__ import annotations
 
@@ -48,6 +51,10 @@ def main() -> None:
         from lossbench.study import main as study_main
 
         raise SystemExit(study_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["runs"]:
+        from lossbench.runs import main as runs_main
+
+        raise SystemExit(runs_main(sys.argv[2:]))
     if sys.argv[1:2] == ["scenarios"]:
         from lossbench.scenarios import main as scenarios_main
 
@@ -56,6 +63,8 @@ def main() -> None:
 
     from lossbench import outcomes
     from lossbench.app import hydra_main
+    from lossbench.lifecycle import Interrupted, handle_signals
+    from lossbench.tracking import close_interrupted_sweep
 
     # let Hydra's own errors reach us (we print them as one line); a job's errors are handled
     # in hydra_main, so this only changes how an unexpected crash's traceback is trimmed
@@ -63,12 +72,17 @@ def main() -> None:
     fd, record = tempfile.mkstemp(prefix="lossbench-jobs-", suffix=".jsonl")
     os.close(fd)
     os.environ[outcomes.ENV] = record
+    handle_signals()
     try:
         try:
             hydra_main()
         except (ConfigCompositionException, OverrideParseException) as e:
             print(f"lossbench: error: {hydra_error_line(e)}", file=sys.stderr)
             raise SystemExit(2) from None
+        except Interrupted as e:
+            close_interrupted_sweep(e)
+            print(f"lossbench: {e}: the run is KILLED", file=sys.stderr)
+            raise SystemExit(e.exit_status) from None
         status = outcomes.report(record)
     finally:
         os.unlink(record)

@@ -40,10 +40,18 @@ class TrackingConf:
     # with pynvml) every system_metrics_interval seconds; needs psutil
     system_metrics: bool = False
     system_metrics_interval: float = 10.0
+    # seconds to keep retrying a store error that may pass (a locked SQLite database, a
+    # server's 5xx or a refused connection); after that the run's records go to
+    # <output dir>/mlflow_spool.jsonl (replay: lossbench runs sync) and the job exits 1
+    retry_s: float = 120.0
+    # update the run's lossbench.heartbeat tag with the metrics at most this often (seconds)
+    heartbeat_s: float = 60.0
 
     def __post_init__(self) -> None:
         require(self.system_metrics_interval > 0, "tracking.system_metrics_interval", "> 0",
                 self.system_metrics_interval)
+        require(self.retry_s >= 0, "tracking.retry_s", ">= 0", self.retry_s)
+        require(self.heartbeat_s >= 0, "tracking.heartbeat_s", ">= 0", self.heartbeat_s)
 
 
 

@@ -1,7 +1,9 @@
 """How each job of a sweep ended, so the sweep's exit status and summary tell the truth.
 
-Every job appends one JSON line ``{"job", "outcome", "reason"}`` (outcome: finished, failed or
-refused, i.e. stopped by config validation before any data loaded) to
+Every job appends one JSON line ``{"job", "outcome", "reason", "overrides"}`` (outcome:
+finished, failed, refused, i.e. stopped by config validation before any data loaded, or
+skipped: a re-launched sweep with ``resume=true`` skips the jobs that already finished, found
+here by :func:`job_key`) to
 ``<sweep dir>/jobs.jsonl`` (the sweep's record, kept) and to the file the ``lossbench`` command
 names in ``$LOSSBENCH_JOBS`` (read back by :func:`report` when Hydra's multirun returns).
 Jobs may run in parallel processes: each line is written under an exclusive lock.
@@ -18,7 +20,7 @@ from typing import Optional
 
 ENV = "LOSSBENCH_JOBS"
 FILE = "jobs.jsonl"
-OUTCOMES = ("finished", "failed", "refused")
+OUTCOMES = ("finished", "failed", "refused", "skipped")
 
 
 def _append(path: Path, line: str) -> None:
@@ -28,21 +30,40 @@ def _append(path: Path, line: str) -> None:
         f.write(line + "\n")
 
 
-def record(sweep_dir: str, job: str, outcome: str, reason: str = "") -> None:
+def job_key(overrides: str) -> str:
+    """A job's identity in its sweep: its Hydra overrides without ``resume=...`` (a re-launch
+    adds it), e.g. ``"loss=mae seed=1 resume=true"`` -> ``"loss=mae seed=1"``."""
+    return " ".join(o for o in overrides.split() if o.lstrip("+~").split("=", 1)[0] != "resume")
+
+
+def record(sweep_dir: str, job: str, outcome: str, reason: str = "", overrides: str = "") -> None:
     """Append a job's outcome to the sweep dir's record and to ``$LOSSBENCH_JOBS``."""
-    line = json.dumps({"job": job, "outcome": outcome, "reason": " ".join(reason.split())[:300]})
+    line = json.dumps({"job": job, "outcome": outcome, "reason": " ".join(reason.split())[:300],
+                       "overrides": job_key(overrides)})
     _append(Path(sweep_dir) / FILE, line)
     if os.environ.get(ENV):
         _append(Path(os.environ[ENV]), line)
 
 
+def finished_before(sweep_dir: str, overrides: str) -> bool:
+    """Whether the sweep dir's record has this job (:func:`job_key`) as finished."""
+    path, key = Path(sweep_dir) / FILE, job_key(overrides)
+    if not path.exists():
+        return False
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return any(x["outcome"] == "finished" and x.get("overrides") == key for x in lines)
+
+
 def summary(lines: list[dict]) -> Optional[str]:
-    """``sweep: N jobs: a finished, b failed, c refused; first reasons: ...`` (None: no jobs)."""
+    """``sweep: N jobs: a finished, b failed, c refused[, d skipped]; first reasons: ...``
+    (None: no jobs)."""
     if not lines:
         return None
     counts = {o: sum(1 for x in lines if x["outcome"] == o) for o in OUTCOMES}
+    if not counts["skipped"]:  # only a re-launched sweep skips jobs
+        del counts["skipped"]
     reasons = list(dict.fromkeys(f"{x['job']}: {x['reason']}" for x in lines
-                                 if x["outcome"] != "finished"))[:2]
+                                 if x["outcome"] in ("failed", "refused")))[:2]
     text = f"sweep: {len(lines)} jobs: " + ", ".join(f"{n} {o}" for o, n in counts.items())
     return text + (f"; first reasons: {' | '.join(reasons)}" if reasons else "")
 
@@ -56,4 +77,4 @@ def report(path: str) -> int:
     if text is None:  # a single run: it raised if it failed
         return 0
     print(f"lossbench: {text}", file=sys.stderr)
-    return 1 if any(x["outcome"] != "finished" for x in lines) else 0
+    return 1 if any(x["outcome"] in ("failed", "refused") for x in lines) else 0

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import sqlite3
 import tempfile
 import time
@@ -25,12 +26,19 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
+from lossbench.lifecycle import HEARTBEAT_TAG, PID_TAG, process_tags, signal_name
 from lossbench.provenance import code_version_tags, data_file_tags, dataset_input
+from lossbench.store import (SPOOL_FILE, Spool, StoreUnavailable, check_reachable,
+                             own_http_retries, retrying)
 
 log = logging.getLogger(__name__)
 
 PARENT_TAG = "mlflow.parentRunId"
 PARENTS_FILE = "mlflow_parents.json"
+SWEEP_PID_ENV = "LOSSBENCH_SWEEP_PID"  # the sweep's own process (joblib jobs run in workers)
+KILLED_RETRY_S = 10.0  # retry budget for the last writes of a killed run (Slurm waits ~30 s)
+# the sweep this process runs (set by MlflowSweepCallback), for the command to end it KILLED
+active_sweep: Optional[str] = None
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -137,45 +145,104 @@ def log_figures(tracker: Tracker, figures: dict[str, Callable[[], Any]]) -> None
 
 
 class MlflowTracker:
-    """Logs one job to one MLflow run."""
+    """Logs one job to one MLflow run. Every write retries transient store errors for up to
+    ``retry_s`` seconds, then goes to the spool in ``spool_dir`` (lossbench.store); the run
+    records host, pid and a heartbeat every ``heartbeat_s`` seconds (lossbench.lifecycle)."""
 
     def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
                  plots: bool = True, system_metrics: bool = False,
-                 system_metrics_interval: float = 10.0) -> None:
-        prepare_store(uri)
+                 system_metrics_interval: float = 10.0, retry_s: float = 120.0,
+                 heartbeat_s: float = 60.0, spool_dir: Path = Path(".")) -> None:
+        own_http_retries()
+        check_reachable(uri)
+        retrying(lambda: prepare_store(uri), retry_s, f"open the store {uri}")
         self.client = MlflowClient(tracking_uri=uri)
         self.uri = uri
-        self.experiment_id = get_or_create_experiment(self.client, experiment, artifact_location)
+        self.retry_s, self.heartbeat_s = retry_s, heartbeat_s
+        self.experiment_id = retrying(
+            lambda: get_or_create_experiment(self.client, experiment, artifact_location),
+            retry_s, f"experiment {experiment} in {uri}")
         self.plots = plots
         self.system_metrics = system_metrics
         self.system_metrics_interval = system_metrics_interval
         self.run_id: Optional[str] = None
+        self.spool_path = Path(spool_dir) / SPOOL_FILE
+        self.spool: Optional[Spool] = None
+        self._beat = 0.0
 
     @contextlib.contextmanager
     def start(self, run_name: str, tags: dict[str, str],
               parent_run_id: Optional[str] = None) -> Iterator["MlflowTracker"]:
-        """Open a run; it ends FINISHED, or FAILED with the reason as tags when the body raises."""
+        """Open a run; it ends FINISHED, FAILED with the reason as tags when the body raises,
+        or KILLED when it is interrupted (lossbench.lifecycle). Raises
+        :class:`StoreUnavailable` at the end when some of its records went to the spool."""
         if parent_run_id:
             tags = {**tags, PARENT_TAG: parent_run_id}
         tags = {**code_version_tags(), "mlflow.source.name": "lossbench",
-                "mlflow.source.type": "LOCAL", **tags}
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+                "mlflow.source.type": "LOCAL", **process_tags(),
+                HEARTBEAT_TAG: str(int(time.time())), **tags}
+        run = retrying(lambda: self.client.create_run(self.experiment_id, run_name=run_name,
+                                                      tags=tags),
+                       self.retry_s, f"create a run in {self.uri}")
         self.run_id = run.info.run_id
+        self._beat = time.monotonic()
         monitor = self._start_system_metrics()
         try:
             yield self
         except BaseException as e:
-            reason = f"{type(e).__name__}: {e}"
-            self.client.set_tag(self.run_id, "failure_reason", reason[:5000])
-            self.client.log_text(self.run_id, traceback.format_exc(), "traceback.txt")
-            status = "FAILED"
+            if isinstance(e, KeyboardInterrupt):  # SIGINT, SIGTERM: no traceback
+                self.retry_s = min(self.retry_s, KILLED_RETRY_S)
+                status = "KILLED"
+                self.set_tags({"failure_reason": f"killed by {signal_name(e)}"})
+            else:
+                status = "FAILED"
+                self.set_tags({"failure_reason": f"{type(e).__name__}: {e}"[:5000]})
+                self.log_text(traceback.format_exc(), "traceback.txt")
             raise
         else:
             status = "FINISHED"
         finally:
             if monitor is not None:
                 monitor.finish()
-            self.client.set_terminated(self.run_id, status)
+            end = int(time.time() * 1000)
+            self._write("end the run",
+                        lambda: self.client.set_terminated(self.run_id, status, end_time=end),
+                        lambda spool: spool.append("terminate", status=status, end_time=end))
+            if self.spool is not None and status != "FINISHED":
+                log.error("%s", self.spool_message())
+        if self.spool is not None:
+            raise StoreUnavailable(self.spool_message())
+
+    def spool_message(self) -> str:
+        return (f"tracking store {self.uri} unavailable: {self.spool.records} records of run "
+                f"{self.run_id} are in {self.spool_path}; when the store is back: "
+                f"lossbench runs sync {self.spool_path}")
+
+    def _write(self, what: str, call: Callable[[], Any],
+               spooled: Callable[[Spool], None]) -> None:
+        """``call()`` with retries; once the store has stayed unavailable for the retry
+        budget, ``spooled(spool)`` instead, for this and every later write of the run."""
+        if self.spool is None:
+            try:
+                retrying(call, self.retry_s, f"{what} (run {self.run_id})")
+                return
+            except StoreUnavailable as e:
+                self.spool = Spool(self.spool_path, self.uri, self.run_id)
+                log.error("tracking store %s unavailable (%s): training goes on, the run's "
+                          "records go to %s", self.uri, e, self.spool_path)
+        spooled(self.spool)
+
+    def _batch(self, metrics: Sequence[tuple[str, float, int, int]] = (),
+               params: Optional[dict[str, str]] = None,
+               tags: Optional[dict[str, str]] = None) -> None:
+        """One ``log_batch``: metrics as (key, value, timestamp ms, step)."""
+        params, tags = params or {}, tags or {}
+        self._write("log_batch", lambda: self.client.log_batch(
+            self.run_id, metrics=[Metric(*m) for m in metrics],
+            params=[Param(k, v) for k, v in params.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()]),
+            lambda spool: spool.append("batch", metrics=[list(m) for m in metrics],
+                                       params=params, tags=tags))
 
     def _start_system_metrics(self) -> Any:
         """MLflow's system-metrics thread (CPU, memory, disk, network; GPU with pynvml), or
@@ -190,31 +257,42 @@ class MlflowTracker:
         return monitor
 
     def log_params(self, params: dict[str, str]) -> None:
-        items = [Param(k, v[:6000]) for k, v in params.items()]
+        items = [(k, v[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(self.run_id, params=items[i:i + 100])
+            self._batch(params=dict(items[i:i + 100]))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        """The metrics at ``step``, with the heartbeat when ``heartbeat_s`` has passed."""
+        now = time.time()
+        tags = None
+        if time.monotonic() - self._beat >= self.heartbeat_s:
+            tags, self._beat = {HEARTBEAT_TAG: str(int(now))}, time.monotonic()
+        self._batch([(k, float(v), int(now * 1000), step) for k, v in metrics.items()],
+                    tags=tags)
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._batch(tags={k: str(v) for k, v in tags.items()})
 
     def log_text(self, text: str, path: str) -> None:
-        self.client.log_text(self.run_id, text, path)
+        self._write(f"log {path}", lambda: self.client.log_text(self.run_id, text, path),
+                    lambda spool: spool.append("text", text=text, path=path))
 
     def log_figure(self, fig: Any, path: str) -> None:
-        self.client.log_figure(self.run_id, fig, path)
+        self._write(f"log {path}", lambda: self.client.log_figure(self.run_id, fig, path),
+                    lambda spool: spool.figure(fig, path))
 
     def log_dataset(self, data: Any, name: str, loader: str, files: Sequence[Path]) -> None:
         """The data set as an MLflow dataset input, and the checksums of the files read
         (lossbench.provenance says what each field holds)."""
+        from google.protobuf.json_format import MessageToDict
+
         with warnings.catch_warnings():  # "source can be interpreted in multiple ways"
             warnings.simplefilter("ignore", UserWarning)
-            self.client.log_inputs(self.run_id, datasets=[dataset_input(data, name, loader,
-                                                                        files)])
+            inputs = [dataset_input(data, name, loader, files)]
+            self._write("log_inputs", lambda: self.client.log_inputs(self.run_id,
+                                                                     datasets=inputs),
+                        lambda spool: spool.append("inputs", datasets=[
+                            MessageToDict(d.to_proto()) for d in inputs]))
         self.set_tags(data_file_tags(files))
 
     def link(self) -> str:
@@ -266,33 +344,96 @@ def _locked(path: Path) -> Iterator[dict[str, str]]:
         path.write_text(json.dumps(data, indent=1))
 
 
+def sweep_process_tags() -> dict[str, str]:
+    """Host, pid (the sweep's own process: ``$LOSSBENCH_SWEEP_PID``, set by the callback, as
+    joblib jobs run in worker processes) and a fresh heartbeat for a sweep's parent run."""
+    tags = {**process_tags(), HEARTBEAT_TAG: str(int(time.time()))}
+    if os.environ.get(SWEEP_PID_ENV):
+        tags[PID_TAG] = os.environ[SWEEP_PID_ENV]
+    return tags
+
+
 def sweep_parent_run(tracker: MlflowTracker, sweep_dir: str) -> str:
     """The parent run of this sweep in the tracker's experiment, created by the first job.
 
     A sweep over several scenarios spans several experiments: each gets its own parent.
-    Jobs may run in parallel processes, hence the lock file in the sweep dir.
+    Jobs may run in parallel processes, hence the lock file in the sweep dir. A sweep
+    re-launched into the same sweep dir reopens its parent (RUNNING again); every job
+    refreshes the parent's host, pid and heartbeat.
     """
     with _locked(Path(sweep_dir) / PARENTS_FILE) as parents:
         key = f"{tracker.uri}|{tracker.experiment_id}"
+        alive = sweep_process_tags()
         if key not in parents:
             overrides_file = Path(sweep_dir) / "sweep_overrides.txt"
             overrides = overrides_file.read_text() if overrides_file.exists() else ""
-            run = tracker.client.create_run(
-                tracker.experiment_id, run_name=f"sweep {Path(sweep_dir).name}",
-                tags={**code_version_tags(), "mlflow.source.name": "lossbench",
-                      "mlflow.source.type": "LOCAL", "lossbench.sweep_dir": str(sweep_dir),
-                      "lossbench.role": "sweep", "lossbench.sweep_overrides": overrides[:5000]})
+            tags = {**code_version_tags(), "mlflow.source.name": "lossbench",
+                    "mlflow.source.type": "LOCAL", "lossbench.sweep_dir": str(sweep_dir),
+                    "lossbench.role": "sweep", "lossbench.sweep_overrides": overrides[:5000],
+                    **alive}
+            run = retrying(lambda: tracker.client.create_run(
+                tracker.experiment_id, run_name=f"sweep {Path(sweep_dir).name}", tags=tags),
+                tracker.retry_s, f"create the sweep's parent run in {tracker.uri}")
             parents[key] = run.info.run_id
-        return parents[key]
+            return parents[key]
+        run_id = parents[key]
+
+        def reopen() -> None:
+            run = tracker.client.get_run(run_id)
+            if run.info.status != "RUNNING":
+                tracker.client.update_run(run_id, "RUNNING")
+            if "failure_reason" in run.data.tags:
+                tracker.client.delete_tag(run_id, "failure_reason")
+            tracker.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in alive.items()])
+
+        retrying(reopen, tracker.retry_s, f"reopen the sweep's parent run {run_id}")
+        return run_id
 
 
-def close_sweep(sweep_dir: str, plots: bool = True) -> None:
-    """End every parent run of a sweep, with its summary (lossbench.summary: the headline per
-    loss and condition, the children's outcome) as metrics and tags; when the sweep is a study,
-    also its verdict (tags ``study.verdict``, ``study.claim_id``, ``study.claim_type``,
-    ``study.key_number``) and its report section with figures (artifacts ``report/``)."""
+def supersede(tracker: MlflowTracker, parent_run_id: str, overrides: str) -> None:
+    """Detach from the parent the earlier runs of this job (a re-launched sweep: same
+    overrides, ``resume=...`` aside, lossbench.outcomes.job_key), so the parent keeps one
+    child per job, the latest; each gets the tag ``lossbench.superseded_by``."""
+    from lossbench.outcomes import job_key
+
+    key = job_key(overrides)
+    children = tracker.client.search_runs(
+        [tracker.experiment_id], f"tags.`{PARENT_TAG}` = '{parent_run_id}'", max_results=50000)
+    for child in children:
+        if (child.info.run_id != tracker.run_id
+                and job_key(child.data.tags.get("lossbench.overrides", "")) == key):
+            tracker.client.set_tag(child.info.run_id, "lossbench.superseded_by", tracker.run_id)
+            tracker.client.delete_tag(child.info.run_id, PARENT_TAG)
+
+
+def finish_parent(client: MlflowClient, run_id: str, status: Optional[str] = None,
+                  reason: str = "") -> str:
+    """Log a sweep parent's summary (lossbench.summary) and end it: ``status``, else FAILED
+    when every child failed, else FINISHED. Returns the status."""
     from lossbench.summary import summarize_sweep  # reads children; needs scipy (stats)
 
+    summary = summarize_sweep(client, run_id)
+    now = int(time.time() * 1000)
+    tags = {**summary["tags"], **({"failure_reason": reason} if reason else {})}
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
+                                      for k, v in summary["metrics"].items()],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+    finished = int(summary["metrics"]["children.finished"])
+    failed = int(summary["metrics"]["children.failed"])
+    status = status or ("FAILED" if failed and not finished else "FINISHED")
+    client.set_terminated(run_id, status)
+    log.info("sweep parent run %s: %d child runs, %d failed", status, finished + failed, failed)
+    return status
+
+
+def close_sweep(sweep_dir: str, status: Optional[str] = None, reason: str = "",
+                retry_s: float = 120.0, plots: bool = True) -> None:
+    """End every parent run of a sweep with its summary (:func:`finish_parent`); a store that
+    stays unavailable is logged (``lossbench runs cleanup`` ends the parent later). A study
+    sweep that ended normally also gets its verdict (tags ``study.verdict``,
+    ``study.claim_id``, ``study.claim_type``, ``study.key_number``) and its report section with
+    figures (artifacts ``report/``): :func:`_attach_study_report`."""
+    own_http_retries()
     path = Path(sweep_dir) / PARENTS_FILE
     if not path.exists():
         return
@@ -300,18 +441,15 @@ def close_sweep(sweep_dir: str, plots: bool = True) -> None:
         for key, run_id in parents.items():
             uri = key.split("|", 1)[0]
             client = MlflowClient(tracking_uri=uri)
-            summary = summarize_sweep(client, run_id)
-            now = int(time.time() * 1000)
-            client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
-                                              for k, v in summary["metrics"].items()],
-                             tags=[RunTag(k, v) for k, v in summary["tags"].items()])
-            finished = int(summary["metrics"]["children.finished"])
-            failed = int(summary["metrics"]["children.failed"])
-            client.set_terminated(run_id, "FAILED" if failed and not finished else "FINISHED")
-            if "study.claim" in summary["tags"] and finished:  # judged once it has ended
-                _attach_study_report(client, uri, run_id, plots)
+            try:
+                ended = retrying(lambda: finish_parent(client, run_id, status, reason),
+                                 retry_s, f"end the sweep's parent run {run_id}")
+            except StoreUnavailable as e:
+                log.error("%s; later: lossbench runs cleanup", e)
+                continue
+            if ended == "FINISHED" and "study.claim" in client.get_run(run_id).data.tags:
+                _attach_study_report(client, uri, run_id, plots)  # judged once it has ended
             exp_id = client.get_run(run_id).info.experiment_id
-            log.info("sweep parent run: %d child runs, %d failed", finished + failed, failed)
             log.info("MLflow run: %s", run_link(uri, exp_id, run_id))
 
 
@@ -332,17 +470,30 @@ def _attach_study_report(client: MlflowClient, uri: str, run_id: str, plots: boo
              tags["study.verdict"])
 
 
+def close_interrupted_sweep(e: BaseException) -> None:
+    """End the parent runs of the sweep this process runs (if any) KILLED, with the signal."""
+    if active_sweep is not None:
+        close_sweep(active_sweep, "KILLED", f"killed by {signal_name(e)}", KILLED_RETRY_S)
+
+
 class MlflowSweepCallback(Callback):
     """Hydra callback: records the sweep's overrides and ends its parent runs."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global active_sweep
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / "sweep_overrides.txt").write_text(" ".join(config.hydra.overrides.task))
+        active_sweep = str(sweep_dir)
+        os.environ[SWEEP_PID_ENV] = str(os.getpid())
         tracking = config.get("tracking")
         if tracking is not None and tracking.get("enabled", False):
+            own_http_retries()
             prepare_store(tracking.uri)  # before the launcher starts parallel jobs
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global active_sweep
         tracking = config.get("tracking") or {}
-        close_sweep(config.hydra.sweep.dir, plots=bool(tracking.get("plots", True)))
+        close_sweep(config.hydra.sweep.dir, retry_s=tracking.get("retry_s", 120.0),
+                    plots=bool(tracking.get("plots", True)))
+        active_sweep = None
