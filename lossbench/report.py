@@ -830,8 +830,10 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
         body += [f"**Margin:** {_f(c.margin)} (`{c.headline}` units): {c.margin_reason}", ""]
     against = ", ".join(sorted({r.alternative for r in fam})) or "–"
     where = sorted({r.condition for r in fam} - {"all"})
-    guides = ", ".join(sorted({r.guide for r in fam})) or c.guide_arm or "–"
-    guide = c.guide_loss if c.arm == "loss" else f"{c.arm} {guides}"
+    by_cond = sorted({(r.condition, r.guide) for r in fam})
+    guides = (", ".join(g for _, g in by_cond) if len({g for _, g in by_cond}) == 1 else
+              "; ".join(f"{cond}: {g}" for cond, g in by_cond)) or c.guide_arm or "–"
+    guide = c.guide_loss if c.arm == "loss" else f"{c.arm} ({guides})"
     body += [f"**Verdict: {verdict}** (Holm over {len(fam)} comparison(s): the guide's "
              f"{guide} against {against}{' in ' + ', '.join(where) if where else ''}). "
              f"Headline `{c.headline}` ({direction}).", "",
@@ -849,7 +851,7 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
         body += ["", f"The guide's **{c.guide_loss}** against each alternative:", ""]
     else:
         body += ["", f"The guide's **{c.arm}** ({guides}) against each other value of it, "
-                 "per condition:", ""]
+                 "paired by seed within each condition:", ""]
     body += _comparison_rows(rows, "condition", alpha)
     power = _power_lines(fam, alpha)
     if power:

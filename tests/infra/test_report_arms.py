@@ -115,7 +115,9 @@ def test_render_names_the_arm(arms_store, tmp_path):
     assert "| condition | optimizer | seeds | mean | 95 % CI |" in text
     assert "| loss=mae | **sgd** | 6 |" in text and "| loss=mse | **adam** | 6 |" in text
     assert "| condition | trainer.batch_size | seeds | mean | 95 % CI |" in text
-    assert "the guide's optimizer adam, sgd against adam, sgd in loss=mae, loss=mse" in text
+    assert ("the guide's optimizer (loss=mae: sgd; loss=mse: adam) against adam, sgd in "
+            "loss=mae, loss=mse" in text)
+    assert "the guide's trainer.batch_size (512) against 32 in optimizer=SGD" in text
     assert "`study.arm`" in text  # the decision rule says how such a study is judged
     # --check reads these tables back like the loss studies'
     assert report.check(studies, text) == []
