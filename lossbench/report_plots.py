@@ -42,8 +42,8 @@ def headline_plot(by_condition: dict[str, dict[str, dict[str, float]]], study: "
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     direction = "lower is better" if study.mode == "min" else "higher is better"
     ax.set_ylabel(f"{study.headline} ({direction})")
-    whose = study.guide_loss if study.arm == "loss" else study.arm
-    ax.set_title(f"{study.name}: {study.headline} per {study.arm} (orange: the guide's "
+    whose = f" {study.guide_loss}" if study.arm == "loss" else ""
+    ax.set_title(f"{study.name}: {study.headline} per {study.arm} (orange: the guide's"
                  f"{whose})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
