@@ -81,7 +81,13 @@ class StudyConf:
     Claim types (the tests are in ``lossbench.stats``): ``superiority`` (the guide's loss is
     better), ``non_inferiority`` (not worse by more than ``margin``), ``equivalence`` (within
     ``margin`` either way). A margin is in the headline's units, > 0, given with a one-line
-    ``margin_reason``, and only for the latter two."""
+    ``margin_reason``, and only for the latter two.
+
+    **Arms.** A study compares the values of one swept key, ``arm``: the loss (the default;
+    the guide's arm is ``guide_loss``), or any other override key (``optimizer``,
+    ``trainer.batch_size``, ``data.standardize_features``, ``trainer.monitor`` ...; the guide's
+    arm is ``guide_arm``, or per condition ``guide_arms``). Runs are paired by seed within
+    each condition: the other crossed keys (the loss among them when it is not the arm)."""
 
     # a final_* metric every job logs, e.g. final_test_rmse
     headline: str = MISSING
@@ -90,8 +96,18 @@ class StudyConf:
     # value: a number per run (mean, t-interval, paired tests); indicator: a 0/1 per run (e.g.
     # final_collapsed): rate, exact interval, Fisher's exact test; superiority claims only
     headline_kind: str = "value"
-    # the guide's loss for this scenario; the report compares it with every other swept loss
-    guide_loss: str = MISSING
+    # the swept key whose values are the arms the report compares (paired by seed within
+    # each condition): loss, or another override key such as optimizer or trainer.batch_size
+    arm: str = "loss"
+    # the guide's loss for this scenario; with arm=loss the report compares it with every other
+    # swept loss (required then; otherwise optional, for information)
+    guide_loss: Optional[str] = None
+    # with another arm: the guide's value of it (an optimizer option's name, a batch size, true
+    # or false ...), compared with every other value of the arm in each condition
+    guide_arm: Optional[str] = None
+    # ... or the guide's value per condition: a condition's value -> the guide's arm there,
+    # e.g. {mse: adam, mae: sgd} for arm=optimizer crossed with the loss; others: guide_arm
+    guide_arms: dict[str, str] = field(default_factory=dict)
     # the guide's claim, one line
     claim: str = MISSING
     # which of the guide's claims the study judges: C1..C17 or "table" (the scenario table)
@@ -99,9 +115,13 @@ class StudyConf:
     claim_type: str = "superiority"
     margin: Optional[float] = None
     margin_reason: Optional[str] = None
-    # the alternatives the claim is about (empty: every other swept loss); the study's verdict
-    # is judged on these comparisons only, the others are reported for information
+    # the alternatives the claim is about (empty: every other swept loss, or arm value); the
+    # study's verdict is judged on these comparisons only, the others are reported for
+    # information
     claim_against: list[str] = field(default_factory=list)
+    # the conditions the claim is about, as the report labels a condition's parts
+    # (e.g. optimizer=SGD, trainer.batch_size=16); empty: every condition
+    claim_conditions: list[str] = field(default_factory=list)
     # the guide's optimizer per loss (e.g. {mse: adam, mae: sgd}); with optimizer swept, the
     # report checks each pairing against the other optimizers
     optimizer_pairing: dict[str, str] = field(default_factory=dict)
@@ -115,8 +135,19 @@ class StudyConf:
                  "min (lower is better) or max", self.headline_mode)
         require(self.headline_kind in ("value", "indicator"), "study.headline_kind",
                 "value (a number per run) or indicator (0/1 per run)", self.headline_kind)
-        require(bool(self.guide_loss), "study.guide_loss", "a loss option name",
-                 self.guide_loss)
+        require(bool(self.arm), "study.arm", "the swept key whose values are the arms "
+                "(loss, optimizer, trainer.batch_size ...)", self.arm)
+        if self.arm == "loss":
+            require(bool(self.guide_loss), "study.guide_loss", "a loss option name",
+                    self.guide_loss)
+            require(self.guide_arm in (None, self.guide_loss), "study.guide_arm",
+                    "null (the guide_loss) with arm=loss", self.guide_arm)
+            require(not self.guide_arms, "study.guide_arms",
+                    "empty with arm=loss (the guide's arm is guide_loss)", self.guide_arms)
+        else:
+            require(bool(self.guide_arm) or bool(self.guide_arms), "study.guide_arm",
+                    f"the guide's value of study.arm={self.arm} (or study.guide_arms per "
+                    "condition)", self.guide_arm)
         require(_one_line(self.claim), "study.claim", "one non-empty line", self.claim)
         require(self.claim_id in CLAIM_IDS, "study.claim_id",
                  "one of the guide's claims C1..C17 or table", self.claim_id)
@@ -135,12 +166,28 @@ class StudyConf:
                     f"> 0, in headline units, for a {self.claim_type} claim", self.margin)
             require(_one_line(self.margin_reason or ""), "study.margin_reason",
                     "one line saying why the margin is this size", self.margin_reason)
-        require(self.guide_loss not in self.claim_against, "study.claim_against",
+        require(self.guide_loss not in self.claim_against or self.arm != "loss",
+                "study.claim_against",
                 "alternatives to the guide's loss, not the guide's loss itself",
+                self.claim_against)
+        require(self.guide_arm not in self.claim_against, "study.claim_against",
+                "alternatives to the guide's arm, not the guide's arm itself",
                 self.claim_against)
         unknown = sorted(set(self.budget) - set(PROFILES))
         require(not unknown, "study.budget", f"keyed by profile ({', '.join(PROFILES)})",
                  unknown)
+
+
+    def guide_for(self, parts: dict[str, str]) -> Optional[str]:
+        """The guide's arm in a condition given as its parts ``{key: value}``: ``guide_loss``
+        for arm=loss; else ``guide_arms`` of the first part value it names, else
+        ``guide_arm``."""
+        if self.arm == "loss":
+            return self.guide_loss
+        for value in parts.values():
+            if value in self.guide_arms:
+                return self.guide_arms[value]
+        return self.guide_arm
 
 
 def _one_line(text: str) -> bool:

@@ -14,7 +14,10 @@ median/IQR of ``final_w1`` per loss.
 
 Runs are paired by seed within a *condition*: the swept params other than loss and seed
 (e.g. the optimizer). Params that follow from the loss (a GAN loss picks its optimizer) or
-from the seed (``data.split_seed``) do not make a condition. ``--check REPORT.md`` compares
+from the seed (``data.split_seed``) do not make a condition. A study whose arms are not the
+losses (``study.arm``, e.g. ``optimizer`` or ``trainer.batch_size``) is judged the same way
+with the arm in the loss's place: the arm's values are compared, paired by seed, within each
+condition, and the loss (when several are swept) is one of the condition's keys. ``--check REPORT.md`` compares
 the per-loss mean rows of the studies in the store with a committed report.
 """
 
@@ -119,6 +122,14 @@ class Study:
     @property
     def guide_loss(self) -> str:
         return self.conf.guide_loss
+
+    @property
+    def arm(self) -> str:
+        return self.conf.arm
+
+    def guide_in(self, condition: str) -> Optional[str]:
+        """The guide's arm in a condition (the guide's loss when the arms are the losses)."""
+        return self.conf.guide_for(condition_parts(condition))
 
     @property
     def indicator(self) -> bool:
@@ -253,6 +264,21 @@ def _loss(run: Run) -> str:
     return run.data.tags.get("loss") or run.data.params.get("loss_name", "?")
 
 
+def arm_of(run: Run, arm: str) -> str:
+    """The run's value of the study's arm: its loss for ``loss``; else the param ``arm``
+    (booleans as YAML writes them, ``true``/``false``), or for a config group with a
+    ``_target_`` (``optimizer``) the target's class name, lower-cased (``adam``, ``sgd``)."""
+    if arm == "loss":
+        return _loss(run)
+    params = run.data.params
+    if arm in params:
+        value = params[arm]
+        return value.lower() if value in ("True", "False") else value
+    if f"{arm}._target_" in params:
+        return params[f"{arm}._target_"].rsplit(".", 1)[-1].lower()
+    return "?"
+
+
 # params that, with the seed, make one replicate (the unit runs are paired by): the identity
 # fold of a cross-validated face study is such a key, not a condition
 REPLICATE_KEYS = ("data.fold",)
@@ -273,42 +299,59 @@ def _short(key: str, value: str) -> str:
     return f"{key}={value}"
 
 
-def condition_keys(runs: Sequence[Run]) -> list[str]:
-    """Params that vary across the runs but follow neither from the loss nor from the seed."""
+def condition_keys(runs: Sequence[Run], arm: str = "loss") -> list[str]:
+    """Params that vary across the runs but follow neither from the arm (the loss, by
+    default) nor from the seed. With another arm, the loss is a condition key (``loss``)
+    when the runs have several."""
     keys = set().union(*(r.data.params for r in runs)) if runs else set()
     out = []
     for key in sorted(keys):
         if key in SEED_KEYS or key in REPLICATE_KEYS or key.startswith("loss.") \
                 or key in ("loss_name",):
             continue
+        if arm != "loss" and (key == arm or key.startswith(f"{arm}.")):
+            continue
         values = {r.data.params.get(key) for r in runs}
         if len(values) < 2:
             continue
-        per_loss: dict[str, set] = defaultdict(set)
+        per_arm: dict[str, set] = defaultdict(set)
         for r in runs:
-            per_loss[_loss(r)].add(r.data.params.get(key))
-        if all(len(v) == 1 for v in per_loss.values()):
-            continue  # picked by the loss (e.g. a GAN loss's optimizer)
+            per_arm[arm_of(r, arm)].add(r.data.params.get(key))
+        if all(len(v) == 1 for v in per_arm.values()):
+            continue  # picked by the arm (e.g. a GAN loss's optimizer)
         out.append(key)
     # a sub-key of a varying _target_ (optimizer.momentum ...) adds nothing to the label
     targets = {k[:-len("._target_")] for k in out if k.endswith("._target_")}
-    return [k for k in out if k.endswith("._target_") or k.split(".", 1)[0] not in targets]
+    out = [k for k in out if k.endswith("._target_") or k.split(".", 1)[0] not in targets]
+    if arm != "loss" and len({_loss(r) for r in runs}) > 1:
+        out.insert(0, "loss")
+    return out
+
+
+def _param(run: Run, key: str) -> str:
+    return _loss(run) if key == "loss" else run.data.params.get(key, "?")
 
 
 def condition_of(run: Run, keys: Sequence[str]) -> str:
-    return ", ".join(_short(k, run.data.params.get(k, "?")) for k in keys) or "all"
+    return ", ".join(_short(k, _param(run, k)) for k in keys) or "all"
+
+
+def condition_parts(condition: str) -> dict[str, str]:
+    """``"loss=mse, optimizer=SGD"`` -> ``{"loss": "mse", "optimizer": "SGD"}``."""
+    return dict(p.split("=", 1) for p in condition.split(", ") if "=" in p)
 
 
 def _by_condition(study: Study) -> dict[str, dict[str, dict[str, Run]]]:
-    keys = condition_keys(study.runs)
+    """condition -> arm -> seed (replicate) -> run."""
+    keys = condition_keys(study.runs, study.arm)
     out: dict[str, dict[str, dict[str, Run]]] = defaultdict(lambda: defaultdict(dict))
     for r in study.runs:
-        out[condition_of(r, keys)][_loss(r)][_seed(r)] = r
+        out[condition_of(r, keys)][arm_of(r, study.arm)][_seed(r)] = r
     return out
 
 
 def grouped(study: Study) -> dict[str, dict[str, dict[str, float]]]:
-    """condition -> loss -> seed -> headline value."""
+    """condition -> arm (the loss, by default) -> seed -> headline value."""
     return {cond: {loss: {s: r.data.metrics[study.headline] for s, r in runs.items()}
                    for loss, runs in by_loss.items()}
             for cond, by_loss in _by_condition(study).items()}
@@ -436,38 +479,50 @@ def compare_indicator(condition: str, guide: str, alternative: str, x: Sequence[
 
 
 def in_claim_condition(condition: str, conf: StudyConf) -> bool:
-    """With the optimizer swept, the claim is about the guide's optimizer for its loss
-    (``study.optimizer_pairing``); every condition counts otherwise."""
-    opt = conf.optimizer_pairing.get(conf.guide_loss)
-    parts = dict(p.split("=", 1) for p in condition.split(", ") if "=" in p)
+    """With the optimizer swept (arms: losses), the claim is about the guide's optimizer for
+    its loss (``study.optimizer_pairing``); with ``study.claim_conditions``, about conditions
+    with one of those parts; every condition counts otherwise."""
+    parts = condition_parts(condition)
+    if conf.claim_conditions and not any(f"{k}={v}" in conf.claim_conditions
+                                         for k, v in parts.items()):
+        return False
+    opt = conf.optimizer_pairing.get(conf.guide_loss) if conf.arm == "loss" else None
     return opt is None or "optimizer" not in parts or parts["optimizer"].lower() == opt
 
 
-def loss_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
-    """The guide's loss against every other loss per condition; the claim's family
-    (``claim_against`` in the claim's condition) Holm-adjusted together."""
+def arm_pairs(study: Study):
+    """``(condition, guide, alternative, by_arm, in_claim)`` for the guide's arm against every
+    other arm in each condition (sorted), ``by_arm``: arm -> seed -> run of the condition."""
     c = study.conf
-    rows = []
-    for cond, by_loss in sorted(_by_condition(study).items()):
-        if c.guide_loss not in by_loss:
+    for cond, by_arm in sorted(_by_condition(study).items()):
+        guide = study.guide_in(cond)
+        if guide not in by_arm:
             continue
-        for alt in sorted(by_loss):
-            if alt == c.guide_loss:
+        for alt in sorted(by_arm):
+            if alt == guide:
                 continue
             named = not c.claim_against or alt in c.claim_against
-            if study.indicator:  # unpaired: every run of each loss
-                a, b = by_loss[c.guide_loss].values(), by_loss[alt].values()
-                rows.append(compare_indicator(
-                    cond, c.guide_loss, alt, [r.data.metrics[c.headline] for r in a],
-                    [r.data.metrics[c.headline] for r in b], [*a, *b], c.headline_mode,
-                    alpha, named and in_claim_condition(cond, c)))
-                continue
-            x, y, runs = _pair(by_loss[c.guide_loss], by_loss[alt], c.headline)
-            if not x:
-                continue
-            rows.append(compare(cond, c.guide_loss, alt, x, y, runs, c.headline_mode,
-                                c.claim_type, c.margin or 0.0, alpha,
-                                named and in_claim_condition(cond, c)))
+            yield cond, guide, alt, by_arm, named and in_claim_condition(cond, c)
+
+
+def loss_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
+    """The guide's arm (its loss, by default) against every other arm per condition; the
+    claim's family (``claim_against`` in the claim's conditions) Holm-adjusted together."""
+    c = study.conf
+    rows = []
+    for cond, guide, alt, by_arm, in_claim in arm_pairs(study):
+        if study.indicator:  # unpaired: every run of each arm
+            a, b = by_arm[guide].values(), by_arm[alt].values()
+            rows.append(compare_indicator(
+                cond, guide, alt, [r.data.metrics[c.headline] for r in a],
+                [r.data.metrics[c.headline] for r in b], [*a, *b], c.headline_mode,
+                alpha, in_claim))
+            continue
+        x, y, runs = _pair(by_arm[guide], by_arm[alt], c.headline)
+        if not x:
+            continue
+        rows.append(compare(cond, guide, alt, x, y, runs, c.headline_mode,
+                            c.claim_type, c.margin or 0.0, alpha, in_claim))
     family = [r for r in rows if r.in_claim]
     adjusted = iter(stats.claim_verdict([r.test for r in family], alpha).comparisons)
     return [replace(r, test=next(adjusted), family=len(family)) if r.in_claim else r
@@ -481,8 +536,11 @@ def claim_verdict(rows: Sequence[Comparison], alpha: float = 0.05) -> str:
 
 def optimizer_comparisons(study: Study, alpha: float = 0.05) -> list[Comparison]:
     """Each loss with the guide's optimizer against the same loss with another one
-    (superiority, for information: not part of the study's claim)."""
+    (superiority, for information: not part of the study's claim). None for a study whose
+    arm is not the loss (its own comparisons are these when its arm is the optimizer)."""
     rows = []
+    if study.arm != "loss":
+        return rows
     by: dict[tuple[str, str], dict[str, Run]] = defaultdict(dict)
     for r in study.runs:
         by[(_loss(r), _optimizer(r))][_seed(r)] = r
@@ -639,6 +697,15 @@ as above; the runs per loss for {power:.0%} power come from the normal-approxima
 two-proportion formula at the observed rates."""
 
 
+ARM_RULE = """ \
+A study whose arms are not losses (`study.arm`: the optimizer, the batch size, feature \
+standardisation, the checkpoint rule ...) is judged the same way with that key in the loss's \
+place: d = the guide's value of the arm − another value, paired by seed within each condition \
+(the other crossed keys, the loss among them); `study.guide_arms` may name the guide's value \
+per condition (e.g. the optimizer per loss) and `study.claim_conditions` the conditions the \
+claim is about."""
+
+
 def _key_number(rows: Sequence[Comparison]) -> str:
     fam = [r for r in rows if r.in_claim]
     return "; ".join(f"Δ{' rate' if r.fisher else ''} vs {r.alternative}{'' if r.condition == 'all' else f' ({r.condition})'}"
@@ -669,12 +736,18 @@ def claims_table(studies: Sequence[Study], verdicts: dict[str, tuple[str, list[C
     return out
 
 
+def means_header(arm: str) -> str:
+    """The per-arm means table's header (``MEANS_HEADER`` when the arms are the losses)."""
+    return MEANS_HEADER.replace("| loss |", f"| {arm} |")
+
+
 def _means_table(s: Study) -> list[str]:
-    body = [MEANS_HEADER, "|---|---|---|---|---|"]
+    body = [means_header(s.arm), "|---|---|---|---|---|"]
     for cond, by_loss in sorted(grouped(s).items()):
-        for loss in sorted(by_loss, key=lambda l: (l != s.guide_loss, l)):
+        guide = s.guide_in(cond)
+        for loss in sorted(by_loss, key=lambda l: (l != guide, l)):
             ci = stats.mean_ci(list(by_loss[loss].values()))
-            name = f"**{loss}**" if loss == s.guide_loss else loss
+            name = f"**{loss}**" if loss == guide else loss
             body.append(f"| {cond} | {name} | {ci.n} | {_f(ci.mean)} | {_ci(ci.low, ci.high)} |")
     return body
 
@@ -685,9 +758,10 @@ def _rate_table(s: Study) -> list[str]:
 
     body = [RATE_HEADER, "|---|---|---|---|---|---|"]
     for cond, by_loss in sorted(grouped(s).items()):
-        for loss in sorted(by_loss, key=lambda l: (l != s.guide_loss, l)):
+        guide = s.guide_in(cond)
+        for loss in sorted(by_loss, key=lambda l: (l != guide, l)):
             r = collapse_rate(list(by_loss[loss].values()))
-            name = f"**{loss}**" if loss == s.guide_loss else loss
+            name = f"**{loss}**" if loss == guide else loss
             body.append(f"| {cond} | {name} | {int(r['runs'])} | {_f(r['rate'])} "
                         f"| {int(r['collapsed'])} | {_ci(r['ci_low'], r['ci_high'])} |")
     return body
@@ -756,8 +830,12 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
         body += [f"**Margin:** {_f(c.margin)} (`{c.headline}` units): {c.margin_reason}", ""]
     against = ", ".join(sorted({r.alternative for r in fam})) or "–"
     where = sorted({r.condition for r in fam} - {"all"})
+    by_cond = sorted({(r.condition, r.guide) for r in fam})
+    guides = (", ".join(g for _, g in by_cond) if len({g for _, g in by_cond}) == 1 else
+              "; ".join(f"{cond}: {g}" for cond, g in by_cond)) or c.guide_arm or "–"
+    guide = c.guide_loss if c.arm == "loss" else f"{c.arm} ({guides})"
     body += [f"**Verdict: {verdict}** (Holm over {len(fam)} comparison(s): the guide's "
-             f"{c.guide_loss} against {against}{' in ' + ', '.join(where) if where else ''}). "
+             f"{guide} against {against}{' in ' + ', '.join(where) if where else ''}). "
              f"Headline `{c.headline}` ({direction}).", "",
              f"Sweep: parent run `{s.parent_id}` ({sweep_dir}, {s.parent.info.status}), "
              f"profile `{s.profile}`; {len(s.runs)} runs used, "
@@ -767,9 +845,13 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
     if plots and not s.indicator:
         png = report_plots.headline_plot(grouped(s), s, out.parent / f"{s.name}.png")
         forest = report_plots.forest_plot(rows, s, out.parent / f"{s.name}_forest.png", alpha)
-        body += ["", f"![{c.headline} per loss]({png.name})",
+        body += ["", f"![{c.headline} per {s.arm}]({png.name})",
                  f"![mean difference per comparison]({forest.name})"]
-    body += ["", f"The guide's **{c.guide_loss}** against each alternative:", ""]
+    if c.arm == "loss":
+        body += ["", f"The guide's **{c.guide_loss}** against each alternative:", ""]
+    else:
+        body += ["", f"The guide's **{c.arm}** ({guides}) against each other value of it, "
+                 "paired by seed within each condition:", ""]
     body += _comparison_rows(rows, "condition", alpha)
     power = _power_lines(fam, alpha)
     if power:
@@ -800,7 +882,8 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
                       "## The guide's claims", "",
                       *claims_table(studies, verdicts), "",
                       RULE.format(alpha=alpha, level=f"{100 * (1 - 2 * alpha):.0f} %",
-                                  power=POWER),
+                                  power=POWER)
+                      + (ARM_RULE if any(s.arm != "loss" for s in studies) else ""),
                       *body, ""])
     out.write_text(text)
     return text
@@ -845,7 +928,7 @@ def parse_mean_rows(text: str) -> dict[tuple[str, str, str], tuple[int, str]]:
     for line in text.splitlines():
         if line.startswith("## "):
             study, inside = line[3:].strip(), False
-        elif line.strip() in (MEANS_HEADER, RATE_HEADER):
+        elif line.strip() in (MEANS_HEADER, RATE_HEADER) or _is_means_header(line.strip()):
             inside = True
         elif inside and not line.startswith("|"):
             inside = False
@@ -853,6 +936,12 @@ def parse_mean_rows(text: str) -> dict[tuple[str, str, str], tuple[int, str]]:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             out[(study, cells[0], cells[1].strip("*"))] = (int(cells[2]), cells[3])
     return out
+
+
+def _is_means_header(line: str) -> bool:
+    """A means table's header with any arm in the loss's place."""
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    return line.startswith("| condition |") and cells[2:] == ["seeds", "mean", "95 % CI"]
 
 
 def _same(value: float, printed: str) -> bool:

@@ -1,5 +1,6 @@
-"""The report's figures per study: the headline per loss (box + strip plot), and a forest
-plot of the mean paired difference of each comparison against zero and the claim's margin."""
+"""The report's figures per study: the headline per arm (box + strip plot; the arms are the
+losses unless ``study.arm`` names another swept key), and a forest plot of the mean paired
+difference of each comparison against zero and the claim's margin."""
 
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ def headline_plot(by_condition: dict[str, dict[str, dict[str, float]]], study: "
     the guide's loss is drawn in a different colour. Returns ``path``."""
     labels, values, guide = [], [], []
     for cond, by_loss in sorted(by_condition.items()):
-        for loss in sorted(by_loss, key=lambda l: (l != study.guide_loss, l)):
+        guide_arm = study.guide_in(cond)
+        for loss in sorted(by_loss, key=lambda l: (l != guide_arm, l)):
             labels.append(loss if cond == "all" else f"{loss}\n{cond}")
             values.append(np.asarray(list(by_loss[loss].values()), dtype=float))
-            guide.append(loss == study.guide_loss)
+            guide.append(loss == guide_arm)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(labels) + 1.5), 4.5))
     box = ax.boxplot(values, widths=0.5, patch_artist=True, showfliers=False,
                      medianprops={"color": "black"})
@@ -40,8 +42,9 @@ def headline_plot(by_condition: dict[str, dict[str, dict[str, float]]], study: "
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
     direction = "lower is better" if study.mode == "min" else "higher is better"
     ax.set_ylabel(f"{study.headline} ({direction})")
-    ax.set_title(f"{study.name}: {study.headline} per loss (orange: the guide's "
-                 f"{study.guide_loss})", fontsize=10)
+    whose = f" {study.guide_loss}" if study.arm == "loss" else ""
+    ax.set_title(f"{study.name}: {study.headline} per {study.arm} (orange: the guide's"
+                 f"{whose})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plots.close(fig)
@@ -83,7 +86,8 @@ def forest_plot(rows: Sequence["Comparison"], study: "Study", path: Path,
         ax.axvline(m, color="#e76f51", lw=1, ls="--")
     better = "left" if study.mode == "min" else "right"
     level = f"{100 * (1 - 2 * alpha):.0f} %"
-    ax.set_xlabel(f"{study.headline}: {study.guide_loss} − alternative (guide better to the "
+    guide = study.guide_loss if study.arm == "loss" else f"guide's {study.arm}"
+    ax.set_xlabel(f"{study.headline}: {guide} − alternative (guide better to the "
                   f"{better}); thick: {level} t-CI, thin: BCa", fontsize=8)
     kind = study.conf.claim_type.replace("_", "-")
     ax.set_title(f"{study.name}: {kind}" + (f", margin {study.conf.margin:g} (dashed)"

@@ -27,6 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench import checkpoint
+from lossbench.curves import curve_metrics, gaps
 from lossbench.loop import FitResult, FitState, fit
 from lossbench.tracking import Tracker, log_figures
 
@@ -88,8 +89,9 @@ def restore(cfg: DictConfig, task: EpochTask, optimizer: torch.optim.Optimizer,
 
 def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, float]:
     """Train ``task`` with ``cfg.optimizer`` and ``cfg.trainer``; log ``train_loss`` and
-    ``val_*`` per epoch, then ``final_val_*`` and ``final_test_*`` (the restored best epoch),
-    the epoch counts and times; log the figures; return the final metrics. Checkpoints every
+    ``val_*`` per epoch, then ``final_val_*`` and ``final_test_*`` (the restored best epoch;
+    with ``trainer.diagnostics`` also ``final_train_*``, ``final_gap_*`` and the roughness of
+    the train-loss and monitored curves, :mod:`lossbench.curves`), the epoch counts and times; log the figures; return the final metrics. Checkpoints every
     ``trainer.checkpoint_every`` epochs and at the end; resumes with ``resume=true``."""
     optimizer = instantiate(cfg.optimizer)(task.model.parameters())
     tc = cfg.trainer
@@ -110,8 +112,11 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
                  grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
                  on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
                  state=start, on_state=save)
-    final = {f"final_{k}": v for part in ("val", "test")
+    parts = ("train", "val", "test") if tc.diagnostics else ("val", "test")
+    final = {f"final_{k}": v for part in parts
              for k, v in prefixed(part, task.score(part)).items()}
+    if tc.diagnostics:
+        final |= gaps(final) | curve_metrics(result.history, ("train_loss", tc.monitor))
     trained_here = result.epochs_run - (start.epoch if start else 0)  # seconds: this process
     final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "train_seconds": result.seconds,

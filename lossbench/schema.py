@@ -93,6 +93,10 @@ class TrainerConf:
     checkpoint_every: int = 1
     # null: <hydra output dir>/checkpoints (./checkpoints outside Hydra)
     checkpoint_dir: Optional[str] = None
+    # also log diagnostics at the end (lossbench.curves): the training split's scores
+    # (final_train_*), the gaps final_gap_* = test - train, and the roughness of the
+    # train-loss and monitored curves (final_roughness_*); supervised kinds
+    diagnostics: bool = False
 
     def __post_init__(self) -> None:
         require(self.epochs > 0, "trainer.epochs", "> 0", self.epochs)

@@ -28,7 +28,7 @@ not finite: SQLite stores infinities as the largest double). Tags ``lossbench.ch
 ``lossbench.finished_children``, ``lossbench.failed_children`` repeat the counts.
 
 **Tags** for a study: ``study.claim``, ``study.headline``, ``study.headline_mode``,
-``study.guide_loss``, ``study.profile``; always ``summary.headline``,
+``study.guide_loss``, ``study.arm``, ``study.guide_arm`` (those set), ``study.profile``; always ``summary.headline``,
 ``summary.headline_mode``, ``summary.condition_keys``.
 
 **Verdict** (a study sweep only, once its parent has ended): ``lossbench.tracking.close_sweep``
@@ -54,7 +54,7 @@ from lossbench.tracking import PARENT_TAG
 
 OVERRIDES_TAG = "lossbench.overrides"
 NOT_CONDITIONS = ("loss", "seed")
-STUDY_TAGS = ("claim", "headline", "headline_mode", "guide_loss")
+STUDY_TAGS = ("claim", "headline", "headline_mode", "guide_loss", "arm", "guide_arm")
 HUGE = 1e300
 
 
@@ -140,7 +140,7 @@ def summarize_sweep(client: MlflowClient, parent_run_id: str) -> dict[str, Any]:
             "summary.condition_keys": ",".join(keys)}
     params = next((c.data.params for c in children if "study.headline" in c.data.params), {})
     for key in STUDY_TAGS:
-        if f"study.{key}" in params:
+        if params.get(f"study.{key}") not in (None, "None"):
             tags[f"study.{key}"] = params[f"study.{key}"][:5000]
     if params and "profile" in params:
         tags["study.profile"] = params["profile"]

@@ -50,14 +50,23 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
 
 
 def make_splits(x: np.ndarray, y: np.ndarray, val_fraction: float, test_fraction: float,
-                seed: int, stratify: bool = False) -> Splits:
-    """Split ``x, y`` and standardize features with the training split's mean and std."""
+                seed: int, stratify: bool = False, standardize: bool = True,
+                max_train: Optional[int] = None) -> Splits:
+    """Split ``x, y`` and standardize features with the training split's mean and std
+    (``standardize=False``: raw features). ``max_train`` keeps the first ``max_train`` rows of
+    the (already shuffled) training split, before the scaler is fitted; validation and test
+    are the same as without it."""
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
     tr, va, te = split_indices(len(x), val_fraction, test_fraction, seed,
                                stratify=y if stratify else None)
-    scaler = StandardScaler().fit(x[tr])
+    if max_train is not None:
+        tr = tr[:max_train]
     f32 = np.float32
+    if not standardize:
+        return Splits(x_train=x[tr].astype(f32), y_train=y[tr], x_val=x[va].astype(f32),
+                      y_val=y[va], x_test=x[te].astype(f32), y_test=y[te])
+    scaler = StandardScaler().fit(x[tr])
     return Splits(
         x_train=scaler.transform(x[tr]).astype(f32), y_train=y[tr],
         x_val=scaler.transform(x[va]).astype(f32), y_val=y[va],

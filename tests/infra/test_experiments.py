@@ -29,6 +29,19 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
 }
 
 
+# studies whose arm is not the loss: study -> (headline, arm, the arm's swept values,
+# the guide's arm per condition value (None: study.guide_arm), other swept keys)
+ARM_STUDIES = {
+    "optimizer_pairing": ("final_test_rmse", "optimizer", {"adam", "sgd"},
+                          {"mse": "adam", "mae": "sgd"}, {"loss": {"mse", "mae"}}),
+    "standardization": ("final_test_rmse", "data.standardize_features", {"true", "false"},
+                        None, {}),
+    "batch_size": ("final_roughness_val_rmse", "trainer.batch_size", {"32", "512"}, None,
+                   {"optimizer": {"adam", "sgd"}}),
+    "overfitting": ("final_test_mae", "trainer.monitor", {"val_rmse", "train_loss"}, None, {}),
+}
+
+
 SEEDS = {"mnist": "range(3)", "face_verification": "range(2)",  # x 5 folds
          "wgan": "range(30)"}
 
@@ -37,7 +50,8 @@ compose_study = compose_with_hydra  # (job config, hydra config), like lossbench
 
 
 def test_every_study_has_an_experiment_file():
-    assert {p.stem for p in (EXPERIMENTS_DIR / "experiment").glob("*.yaml")} == set(STUDIES)
+    assert {p.stem for p in (EXPERIMENTS_DIR / "experiment").glob("*.yaml")} == \
+        set(STUDIES) | set(ARM_STUDIES)
     assert {p.stem for p in (EXPERIMENTS_DIR / "profile").glob("*.yaml")} == {"quick", "full"}
 
 
@@ -67,7 +81,36 @@ def test_study_composes_validates_and_sweeps_losses_and_seeds(study, profile):
         assert 0 < budget.patience < budget.epochs
 
 
+@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("study", sorted(ARM_STUDIES))
+def test_arm_study_composes_validates_and_sweeps_its_arm(study, profile):
+    """A claim study whose arms are not losses: its arm is swept with the guide's value among
+    them, every other swept key is a condition, each run logs the headline's kind of metric."""
+    cfg, hydra_cfg = compose_study(f"+experiment={study}", f"profile={profile}")
+    validate(cfg)
+    headline, arm, values, per_condition, others = ARM_STUDIES[study]
+    c = cfg.study
+    assert c.headline == headline and c.arm == arm and cfg.name == study and c.claim_id
+    params = hydra_cfg.sweeper.params
+    assert set(str(params[arm]).split(",")) == values
+    assert params.seed == "range(5)" and cfg.torch_threads == 1
+    for key, swept in others.items():
+        assert set(params[key].split(",")) == swept
+    assert set(params) == {arm, "seed", *others}
+    guides = dict(c.guide_arms) if per_condition else {"*": c.guide_arm}
+    assert guides == (per_condition or {"*": c.guide_arm}) and set(guides.values()) <= values
+    if headline.startswith(("final_roughness_", "final_train_", "final_gap_")):
+        assert cfg.trainer.diagnostics  # lossbench.curves: only logged with diagnostics
+    job = OmegaConf.to_container(cfg, resolve=True)
+    for key, value in c.budget[profile].items():  # every budget value reaches the job config
+        assert any(job[g].get(key) == value for g in ("trainer", "data", "model")), key
+
+
 def test_quick_budgets_are_smaller():
+    for study in ARM_STUDIES:
+        quick, _ = compose_study(f"+experiment={study}", "profile=quick")
+        full, _ = compose_study(f"+experiment={study}", "profile=full")
+        assert quick.trainer.epochs < full.trainer.epochs, study
     for study in STUDIES:
         quick, _ = compose_study(f"+experiment={study}", "profile=quick")
         full, _ = compose_study(f"+experiment={study}", "profile=full")

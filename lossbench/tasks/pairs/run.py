@@ -88,6 +88,9 @@ def check(cfg: DictConfig) -> None:
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
     check_monitor(cfg, ["train_loss", *(f"val_{k}" for k in ("threshold", *VERIFICATION))])
+    if cfg.trainer.diagnostics:
+        raise ConfigError("trainer.diagnostics: must be false for verification (its training "
+                          "identities have no fixed pairs to score)")
 
 
 def run(cfg: DictConfig, data: PairData, device: torch.device,

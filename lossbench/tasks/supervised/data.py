@@ -43,9 +43,10 @@ def inject_outliers(y: np.ndarray, fraction: float, scale_min: float, scale_max:
 
 def _finish(x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float,
             split_seed: int, standardize_target: bool, outlier_fraction: float,
-            outlier_scale_min: float, outlier_scale_max: float, name: str) -> Splits:
+            outlier_scale_min: float, outlier_scale_max: float, name: str,
+            standardize_features: bool = True, max_train: Optional[int] = None) -> Splits:
     s = make_splits(x.astype(np.float32), y.astype(np.float32), val_fraction, test_fraction,
-                    split_seed)
+                    split_seed, standardize=standardize_features, max_train=max_train)
     s.info = {"dataset": name, "n_train": len(s.y_train), "n_val": len(s.y_val),
               "n_test": len(s.y_test), "n_outliers": 0}
     if outlier_fraction > 0:

@@ -84,6 +84,11 @@ class ImbalancedImagesConf(ImageDataConf):
 @dataclass
 class RegressionDataConf(TabularDataConf):
     standardize_target: bool = False
+    # standardize the features with the training split's mean and std (false: raw features,
+    # e.g. California's population in the thousands beside its income in $10k)
+    standardize_features: bool = True
+    # keep at most this many training rows (a random subset: the split is shuffled; null: all)
+    max_train: Optional[int] = None
     # outliers injected into the TRAINING targets only; validation and test stay clean
     outlier_fraction: float = 0.0
     outlier_scale_min: float = 5.0
@@ -93,6 +98,8 @@ class RegressionDataConf(TabularDataConf):
         super().__post_init__()
         require(0.0 <= self.outlier_fraction <= 1.0, "data.outlier_fraction", "in [0, 1]",
                  self.outlier_fraction)
+        require(self.max_train is None or self.max_train > 1, "data.max_train", "> 1 or null",
+                self.max_train)
         require(self.outlier_scale_min > 0, "data.outlier_scale_min", "> 0", self.outlier_scale_min)
         require(self.outlier_scale_max >= self.outlier_scale_min, "data.outlier_scale_max",
                  f">= data.outlier_scale_min ({self.outlier_scale_min})", self.outlier_scale_max)
