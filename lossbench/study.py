@@ -165,21 +165,17 @@ def claim_diffs(study, n: int) -> dict[str, np.ndarray]:
 
     c = study.conf
     out = {}
-    by_cond = report._by_condition(study)
-    for cond, by_loss in sorted(by_cond.items()):
-        if c.guide_loss not in by_loss or not report.in_claim_condition(cond, c):
+    for cond, guide, alt, by_arm, in_claim in report.arm_pairs(study):
+        if not in_claim:
             continue
-        for alt in sorted(by_loss):
-            if alt == c.guide_loss or (c.claim_against and alt not in c.claim_against):
-                continue
-            x, y, _ = report._pair(by_loss[c.guide_loss], by_loss[alt], c.headline)
-            label = f"{c.guide_loss} vs {alt}" + (f" [{cond}]" if cond != "all" else "")
-            if len(x) != n:
-                raise ValueError(f"{label}: {len(x)} paired seeds with a finite headline, the "
-                                 f"look is planned at {n}; a failed run breaks the design")
-            out[label] = stats.paired_differences(x, y)
+        x, y, _ = report._pair(by_arm[guide], by_arm[alt], c.headline)
+        label = f"{guide} vs {alt}" + (f" [{cond}]" if cond != "all" else "")
+        if len(x) != n:
+            raise ValueError(f"{label}: {len(x)} paired seeds with a finite headline, the "
+                             f"look is planned at {n}; a failed run breaks the design")
+        out[label] = stats.paired_differences(x, y)
     if not out:
-        raise ValueError(f"no run of the guide's loss {c.guide_loss} paired with an alternative")
+        raise ValueError(f"no run of the guide's {c.arm} paired with an alternative")
     return out
 
 
@@ -226,7 +222,8 @@ def main(argv: Sequence[str]) -> int:
 
     root = (args.sweep_root or Path("multirun") / f"{args.name}-until-decided"
             / _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")).resolve()
-    print(f"{PROG}: {args.name}: {conf.claim_type} of {conf.guide_loss} on {conf.headline} "
+    guide = conf.guide_loss if conf.arm == "loss" else (conf.guide_arm or conf.guide_arms)
+    print(f"{PROG}: {args.name}: {conf.claim_type} of {conf.arm} {guide} on {conf.headline} "
           f"({conf.headline_mode}), looks at {looks} seeds, alpha {args.alpha}, store {uri}")
     parents: list[str] = []
     decisions: dict[str, stats.SequentialDecision] = {}
