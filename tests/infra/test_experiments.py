@@ -89,6 +89,15 @@ def test_label_noise_studies_cross_the_stated_shares_and_validate_at_each(study)
         validate(bad)
 
 
+@pytest.mark.parametrize("override, key", [("data.noise_sigma=0", "data.noise_sigma"),
+                                           ("data.noise_scale=-1", "data.noise_scale"),
+                                           ("data.n_test=1", "data.n_test")])
+def test_bad_skewed_noise_values_fail_naming_the_key(override, key):
+    cfg, _ = compose_study("+experiment=skewed_median", override)
+    with pytest.raises(ConfigError, match=key):
+        validate(cfg)
+
+
 def test_c3_studies_judge_the_two_halves_on_identical_runs():
     """skewed_median and skewed_mean differ in their study block (and name) only."""
     median, hm = compose_study("+experiment=skewed_median")

@@ -61,11 +61,17 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
     def figures(result) -> dict:
         x_test, y_test = tensors["test"]
         title = run_title(cfg)
-        return {
+        out = {
             "plots/learning_curve.png": lambda: learning_curve(result.history, "rmse", title),
             "plots/predicted_vs_true.png": lambda: plots.predicted_vs_true(
                 to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
         }
+        refs = splits.references.get("test")
+        if refs and splits.x_test.shape[1:] == (1,):
+            out["plots/fit_vs_truth.png"] = lambda: plots.fit_vs_references(
+                splits.x_test[:, 0], to_units(y_test.cpu().numpy()), predict(x_test), refs,
+                f"test: {title}")
+        return out
 
     batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,
