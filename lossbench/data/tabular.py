@@ -16,6 +16,9 @@ class Splits:
 
     ``y_*`` are what the model is trained and evaluated against; for regression with a
     standardized target, ``target_scaler`` maps them back to the data set's units.
+    ``references`` holds, for a synthetic data set, known functions of ``x`` per split
+    (split -> name -> one value per row, in the target's units, e.g. the true conditional
+    median); the task scores its predictions against each (``dist_<name>``).
     """
 
     x_train: np.ndarray
@@ -26,6 +29,7 @@ class Splits:
     y_test: np.ndarray
     target_scaler: Optional[StandardScaler] = None
     info: dict = field(default_factory=dict)
+    references: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")

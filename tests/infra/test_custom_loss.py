@@ -151,8 +151,9 @@ def test_a_regression_loss_fits_the_regression_scenarios_and_studies_only(exampl
     fits = where_it_fits(overrides, config_dir)
     scenarios = {f.name for f in fits if f.kind == "scenario" and f.fits}
     studies = {f.name for f in fits if f.kind == "study" and f.fits}
-    assert scenarios == {"diabetes", "house_price", "power_outliers"}
-    assert studies == {"house_price", "power_outliers"}
+    assert scenarios == {"diabetes", "house_price", "power_outliers", "skewed_noise"}
+    assert studies == {"house_price", "power_outliers", "outliers_mae", "skewed_median",
+                       "skewed_mean"}
     refused = {f.name: f.reason for f in fits if f.kind == "scenario" and not f.fits}
     assert set(refused) == {"spam", "mnist", "cancer_screening", "face_verification", "wgan"}
     assert "loss=Cauchy is a regression loss" in refused["spam"]

@@ -26,7 +26,14 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
     "face_verification": ("final_test_roc_auc", "contrastive",
                           {"contrastive", "triplet", "cosine_embedding"}),
     "wgan": ("final_collapsed", "wgan", {"wgan", "wgan_gp", "wgan_gp_paper", "gan"}),
+    "outliers_mae": ("final_test_rmse", "mae", {"mae", "mse"}),
+    "skewed_median": ("final_test_dist_median", "mae", {"mae", "mse"}),
+    "skewed_mean": ("final_test_dist_mean", "mse", {"mse", "mae"}),
+    "spam_hinge": ("final_test_roc_auc", "hinge", {"hinge", "bce"}),
+    "focal_noise": ("final_test_roc_auc", "focal", {"focal", "bce"}),
 }
+# studies whose sweep crosses the losses with a share of flipped training labels
+LABEL_NOISE = {"spam_hinge": [0.0, 0.1], "focal_noise": [0.0, 0.1, 0.3]}
 
 
 # studies whose arm is not the loss: study -> (headline, arm, the arm's swept values,
@@ -104,6 +111,40 @@ def test_arm_study_composes_validates_and_sweeps_its_arm(study, profile):
     job = OmegaConf.to_container(cfg, resolve=True)
     for key, value in c.budget[profile].items():  # every budget value reaches the job config
         assert any(job[g].get(key) == value for g in ("trainer", "data", "model")), key
+
+
+@pytest.mark.parametrize("study", sorted(LABEL_NOISE))
+def test_label_noise_studies_cross_the_stated_shares_and_validate_at_each(study):
+    cfg, hydra_cfg = compose_study(f"+experiment={study}", "profile=quick")
+    shares = [float(v) for v in str(hydra_cfg.sweeper.params["data.label_noise"]).split(",")]
+    assert shares == LABEL_NOISE[study] and cfg.data.label_noise == 0.0  # default: clean
+    assert cfg.trainer.monitor == "val_roc_auc" and cfg.trainer.monitor_mode == "max"
+    for share in shares:
+        job, _ = compose_study(f"+experiment={study}", f"data.label_noise={share}")
+        validate(job)
+        assert job.data.label_noise == share
+    bad, _ = compose_study(f"+experiment={study}", "data.label_noise=0.5")  # labels inverted
+    with pytest.raises(ConfigError, match="data.label_noise"):
+        validate(bad)
+
+
+@pytest.mark.parametrize("override, key", [("data.noise_sigma=0", "data.noise_sigma"),
+                                           ("data.noise_scale=-1", "data.noise_scale"),
+                                           ("data.n_test=1", "data.n_test")])
+def test_bad_skewed_noise_values_fail_naming_the_key(override, key):
+    cfg, _ = compose_study("+experiment=skewed_median", override)
+    with pytest.raises(ConfigError, match=key):
+        validate(cfg)
+
+
+def test_c3_studies_judge_the_two_halves_on_identical_runs():
+    """skewed_median and skewed_mean differ in their study block (and name) only."""
+    median, hm = compose_study("+experiment=skewed_median")
+    mean, hmean = compose_study("+experiment=skewed_mean")
+    for key in ("data", "model", "optimizer", "trainer"):
+        assert median[key] == mean[key], key
+    assert set(hm.sweeper.params.loss.split(",")) == set(hmean.sweeper.params.loss.split(","))
+    assert median.data._target_.endswith("skewed_noise")
 
 
 def test_quick_budgets_are_smaller():

@@ -1,12 +1,15 @@
-"""Splits, standardization, outlier injection and missing-data errors."""
+"""Splits, standardization, outlier injection, label noise, the synthetic skewed-noise
+regression and missing-data errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from lossbench.data import DataNotFoundError
-from lossbench.tasks.supervised.data import california, diabetes, inject_outliers
+from lossbench.tasks.supervised.data import (breast_cancer, california, diabetes, flip_labels,
+                                             inject_outliers, skewed_noise, skewed_truth)
 from lossbench.data.tabular import make_splits
 
 SPLIT = dict(val_fraction=0.2, test_fraction=0.2)
@@ -73,3 +76,79 @@ def test_missing_california_offline_fails_fast_and_says_how_to_get_it(tmp_path):
     msg = str(err.value)
     assert str(tmp_path / "scikit_learn_data") in msg
     assert "cal_housing_py3.pkz" in msg and "data_dir=" in msg
+
+
+# --------------------------------------------------------------------------- label noise
+TABLE = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0, num_classes=2,
+             positive_rate=None)
+
+
+def test_flip_labels_flips_exactly_the_share_and_is_seeded():
+    y = np.array([0, 1] * 500)
+    out, idx = flip_labels(y, 0.1, 2, seed=5)
+    assert len(idx) == 100 and len(set(idx)) == 100
+    np.testing.assert_array_equal(np.flatnonzero(out != y), idx)
+    np.testing.assert_array_equal(out[idx], 1 - y[idx])
+    np.testing.assert_array_equal(flip_labels(y, 0.1, 2, seed=5)[0], out)
+    assert not np.array_equal(flip_labels(y, 0.1, 2, seed=6)[1], idx)
+
+
+def test_flip_labels_moves_a_multiclass_label_to_another_class():
+    y = np.arange(1000) % 10
+    out, idx = flip_labels(y, 0.3, 10, seed=0)
+    assert len(idx) == 300 and (out[idx] != y[idx]).all()
+    assert set(out[idx]) == set(range(10))  # every other class is reachable
+    np.testing.assert_array_equal(np.delete(out, idx), np.delete(y, idx))
+
+
+def test_label_noise_touches_training_labels_only():
+    clean = breast_cancer("", False, **TABLE, label_noise=0.0)
+    noisy = breast_cancer("", False, **TABLE, label_noise=0.1)
+    for part in ("val", "test"):
+        np.testing.assert_array_equal(clean.split(part)[1], noisy.split(part)[1])
+        np.testing.assert_array_equal(clean.split(part)[0], noisy.split(part)[0])
+    np.testing.assert_array_equal(clean.x_train, noisy.x_train)
+    flipped = int((clean.y_train != noisy.y_train).sum())
+    assert flipped == round(0.1 * len(clean.y_train)) == noisy.info["n_flipped"]
+    assert "n_flipped" not in clean.info  # label_noise=0: the split is untouched
+
+
+# --------------------------------------------------------------------------- skewed noise
+SKEWED = dict(n_train=100, n_val=10, n_test=11, noise_sigma=0.8, noise_scale=2.0)
+
+
+def test_skewed_truth_matches_scipy_lognormal():
+    """y - f(x) = s(x) (L - 1) with L log-normal(sigma): median s (median(L) - 1) = 0,
+    mean s (mean(L) - 1)."""
+    x = np.array([-3.0, 0.0, 3.0])
+    truth = skewed_truth(x, 0.8, 2.0)
+    lognorm = stats.lognorm(s=0.8)  # scale 1: the law of exp(0.8 Z)
+    scale = np.array([1.0, 1.5, 2.0])  # noise_scale / 2 at -3, 3 / 4 at 0, all of it at 3
+    center = np.sin(x) + 0.3 * x
+    np.testing.assert_allclose(truth["median"], center + scale * (lognorm.median() - 1))
+    np.testing.assert_allclose(truth["mean"], center + scale * (lognorm.mean() - 1))
+
+
+def test_skewed_noise_samples_have_the_stated_median_and_mean():
+    """200,000 draws on the test grid: half fall below the stated median, and the residuals
+    about the stated mean average 0 (about the median: the gap, 0.38 x 1.5 on average)."""
+    s = skewed_noise("", False, split_seed=0, **{**SKEWED, "n_train": 10, "n_test": 200_000})
+    median, mean = s.references["test"]["median"], s.references["test"]["mean"]
+    assert np.mean(s.y_test < median) == pytest.approx(0.5, abs=0.005)
+    assert np.mean(s.y_test - mean) == pytest.approx(0.0, abs=0.02)
+    gap = np.expm1(0.8 ** 2 / 2) * 1.5
+    assert np.mean(s.y_test - median) == pytest.approx(gap, abs=0.02)
+
+
+def test_skewed_noise_test_split_is_a_grid_carrying_the_truth():
+    s = skewed_noise("", False, split_seed=3, **SKEWED)
+    grid = np.linspace(-3, 3, 11)
+    truth = skewed_truth(grid, 0.8, 2.0)
+    assert set(s.references) == {"test"}
+    for name in ("median", "mean"):
+        np.testing.assert_allclose(s.references["test"][name], truth[name], rtol=1e-6)
+    np.testing.assert_allclose(np.diff(s.x_test[:, 0]), np.diff(s.x_test[:, 0])[0], rtol=1e-4)
+    again = skewed_noise("", False, split_seed=3, **SKEWED)
+    np.testing.assert_array_equal(again.y_train, s.y_train)  # seeded: no files, same draws
+    other = skewed_noise("", False, split_seed=4, **SKEWED)
+    assert not np.array_equal(other.y_test, s.y_test)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossbench.tasks.supervised.metrics import prefixed, regression_metrics
+from lossbench.tasks.supervised.metrics import prefixed, regression_metrics, rms_distance
 
 
 def test_regression_metrics_by_hand():
@@ -20,3 +20,12 @@ def test_regression_metrics_by_hand():
 
 def test_prefixed():
     assert prefixed("val", {"rmse": 1.0, "r2": 0.5}) == {"val_rmse": 1.0, "val_r2": 0.5}
+
+
+def test_rms_distance_by_hand():
+    pred = np.array([1.0, 2.0, 3.0, 4.0])
+    reference = np.array([1.0, 0.0, 3.0, 5.0])  # gaps 0, 2, 0, 1
+    assert rms_distance(pred, reference) == pytest.approx(np.sqrt(5 / 4))
+    assert rms_distance(reference, reference) == 0.0
+    # a fit that is exactly the median sits the mean-median gap away from the mean
+    assert rms_distance(np.zeros(3), np.full(3, 0.65)) == pytest.approx(0.65)

@@ -1,13 +1,16 @@
 """The supervised task's data sets.
 
-Regression: California housing (house price, power-load stand-in) and diabetes.
+Regression: California housing (house price, power-load stand-in), diabetes, and a synthetic
+1-d function with right-skewed noise whose conditional median and mean are known
+(:func:`skewed_noise`).
 
 The power-load scenario's "extreme weather" is simulated by :func:`inject_outliers`: a fraction
 of the TRAINING targets is multiplied by a random factor; validation and test stay clean, so
 metrics say how well each loss recovers the clean relationship.
 
 Classification: Spambase, breast cancer (tables); MNIST-format images; and the imbalanced
-"cancer screening" task, one image class against the rest at a chosen positive rate.
+"cancer screening" task, one image class against the rest at a chosen positive rate. Tables
+can have a share of their TRAINING labels flipped (:func:`flip_labels`, ``data.label_noise``).
 """
 
 from __future__ import annotations
@@ -69,6 +72,66 @@ def california(data_dir: str, download: bool, **kw) -> Splits:
     return _finish(bunch.data, bunch.target, name="california_housing", **kw)
 
 
+SKEWED_X = (-3.0, 3.0)  # the synthetic regression's input range
+
+
+def skewed_center(x: np.ndarray) -> np.ndarray:
+    """The synthetic regression's known function: sin(x) + 0.3 x (its conditional median)."""
+    return np.sin(x) + 0.3 * x
+
+
+def skewed_scale(x: np.ndarray, noise_scale: float) -> np.ndarray:
+    """Noise scale at ``x``: ``noise_scale / 2`` at x = -3 rising linearly to ``noise_scale``
+    at x = 3 (heteroscedastic, so mean and median differ by more than a constant)."""
+    return noise_scale * (0.75 + np.asarray(x) / 12.0)
+
+
+def skewed_truth(x: np.ndarray, noise_sigma: float, noise_scale: float
+                 ) -> dict[str, np.ndarray]:
+    """The conditional median and mean of y given x for y = f(x) + s(x) (exp(sigma Z) - 1),
+    Z ~ N(0, 1): exp(sigma Z) is log-normal with median 1 and mean exp(sigma^2 / 2), so the
+    median is f(x) and the mean f(x) + s(x) (exp(sigma^2 / 2) - 1)."""
+    center = skewed_center(x)
+    gap = skewed_scale(x, noise_scale) * np.expm1(noise_sigma ** 2 / 2)
+    return {"median": center, "mean": center + gap}
+
+
+def skewed_noise(data_dir: str, download: bool, *, n_train: int, n_val: int, n_test: int,
+                 noise_sigma: float, noise_scale: float, split_seed: int) -> Splits:
+    """y = f(x) + s(x) (exp(noise_sigma Z) - 1) with f, s of :func:`skewed_center` and
+    :func:`skewed_scale`: right-skewed noise with median 0, so MAE's optimum (the conditional
+    median, f) and MSE's (the conditional mean, above it) differ. Training and validation x are
+    uniform on [-3, 3], the test x a regular grid; every draw comes from ``split_seed``. The
+    test split carries the true median and mean as ``references`` (the task scores its fit
+    against both); features are standardized with training statistics."""
+    del data_dir, download  # generated, nothing to read
+    rng = np.random.default_rng(split_seed)
+
+    def draw(x: np.ndarray) -> np.ndarray:
+        z = rng.standard_normal(len(x))
+        return skewed_center(x) + skewed_scale(x, noise_scale) * np.expm1(noise_sigma * z)
+
+    x_train = rng.uniform(*SKEWED_X, size=n_train)
+    y_train = draw(x_train)
+    x_val = rng.uniform(*SKEWED_X, size=n_val)
+    y_val = draw(x_val)
+    x_test = np.linspace(*SKEWED_X, n_test)
+    y_test = draw(x_test)
+    scaler = StandardScaler().fit(x_train.reshape(-1, 1))
+    f32 = np.float32
+
+    def feat(x: np.ndarray) -> np.ndarray:
+        return scaler.transform(x.reshape(-1, 1)).astype(f32)
+
+    s = Splits(feat(x_train), y_train.astype(f32), feat(x_val), y_val.astype(f32),
+               feat(x_test), y_test.astype(f32))
+    s.references = {"test": {k: v.astype(f32) for k, v in
+                             skewed_truth(x_test, noise_sigma, noise_scale).items()}}
+    s.info = {"dataset": "skewed_noise", "n_train": n_train, "n_val": n_val, "n_test": n_test,
+              "n_outliers": 0}
+    return s
+
+
 def diabetes(data_dir: str, download: bool, **kw) -> Splits:
     """scikit-learn's bundled diabetes table (442 patients): needs no download."""
     del data_dir, download  # bundled with scikit-learn
@@ -90,13 +153,34 @@ def subsample_positives(x: np.ndarray, y: np.ndarray, rate: float,
     return x[keep], y[keep]
 
 
+def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Give ``round(share * len(y))`` randomly chosen labels another class: binary labels are
+    flipped (0 <-> 1), a multi-class label moves to one of the other classes uniformly.
+
+    Returns the noisy copy and the sorted indices that were changed.
+    """
+    rng = np.random.default_rng(seed)
+    k = int(round(share * len(y)))
+    idx = np.sort(rng.choice(len(y), size=k, replace=False))
+    out = np.array(y, copy=True)
+    out[idx] = (out[idx] + rng.integers(1, num_classes, size=k)) % num_classes
+    return out, idx
+
+
 def _table(x: np.ndarray, y: np.ndarray, name: str, *, val_fraction: float,
            test_fraction: float, split_seed: int, num_classes: int,
-           positive_rate: Optional[float]) -> Splits:
-    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``."""
+           positive_rate: Optional[float], label_noise: float) -> Splits:
+    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``;
+    a ``label_noise`` share of the training labels flipped (validation and test stay clean)."""
     s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
     s.info = {"dataset": name}
-    return check_classes(_at_rate(s, positive_rate, split_seed), num_classes)
+    s = check_classes(_at_rate(s, positive_rate, split_seed), num_classes)
+    if label_noise > 0:
+        s.y_train, idx = flip_labels(s.y_train, label_noise, num_classes,
+                                     seed=split_seed + 104729)
+        s.info["n_flipped"] = len(idx)
+    return s
 
 
 def check_classes(s: Splits, num_classes: int) -> Splits:
@@ -145,7 +229,8 @@ def first_bad_cell(path: Path, columns: int) -> str:
 
 
 def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
-             split_seed: int, num_classes: int, positive_rate: Optional[float]) -> Splits:
+             split_seed: int, num_classes: int, positive_rate: Optional[float],
+             label_noise: float) -> Splits:
     """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
     path = Path(data_dir).expanduser() / "spambase" / "spambase.data"
     if not path.is_file() and download:
@@ -169,18 +254,19 @@ def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fractio
     record(path)
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
-                  num_classes=num_classes, positive_rate=positive_rate)
+                  num_classes=num_classes, positive_rate=positive_rate, label_noise=label_noise)
 
 
 def breast_cancer(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
-                  split_seed: int, num_classes: int, positive_rate: Optional[float]) -> Splits:
+                  split_seed: int, num_classes: int, positive_rate: Optional[float],
+                  label_noise: float) -> Splits:
     """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
     del data_dir, download  # bundled with scikit-learn
     x, y = load_breast_cancer(return_X_y=True)
     malignant = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
     return _table(x, malignant, "breast_cancer", val_fraction=val_fraction,
                   test_fraction=test_fraction, split_seed=split_seed, num_classes=num_classes,
-                  positive_rate=positive_rate)
+                  positive_rate=positive_rate, label_noise=label_noise)
 
 
 def images(data_dir: str, download: bool, *, dataset: str, val_fraction: float,

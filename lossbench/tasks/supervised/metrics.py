@@ -23,6 +23,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
+def rms_distance(y_pred: np.ndarray, reference: np.ndarray) -> float:
+    """Root-mean-square distance of predictions to a known function on the same points:
+    sqrt(mean((pred - reference)^2)), in the target's units."""
+    diff = np.asarray(y_pred, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    return float(np.sqrt(np.mean(diff ** 2)))
+
+
 def prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in metrics.items()}
 

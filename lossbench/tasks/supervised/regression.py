@@ -1,5 +1,7 @@
 """Regression: an MLP with no output activation, trained on a regression loss, scored in the
-target's own units (RMSE, MAE, median absolute error, R2) on clean validation and test data."""
+target's own units (RMSE, MAE, median absolute error, R2) on clean validation and test data.
+A synthetic data set that knows functions of x on a split (``Splits.references``, e.g. the true
+conditional median and mean) adds ``dist_<name>``: the RMS distance of the fit to each."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
 from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
-from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics
-from lossbench.tasks.supervised.schema import RegressionDataConf
+from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics, rms_distance
+from lossbench.tasks.supervised.schema import RegressionDataConf, SkewedNoiseConf
 from lossbench.tracking import Tracker
 
 
@@ -25,7 +27,8 @@ def check(cfg: DictConfig) -> None:
     """Refuse data, a model, a trainer or a loss that does not fit regression (before any
     data loads)."""
     check_common(cfg)
-    check_group(cfg, "data", RegressionDataConf, "use a regression table (diabetes, california)")
+    check_group(cfg, "data", (RegressionDataConf, SkewedNoiseConf),
+                "use a regression table (diabetes, california) or skewed_noise")
     spec = loss_spec(cfg)
     if spec.consumes != "values":
         raise ConfigError(f"loss={cfg.loss_name} is not a regression loss (it consumes "
@@ -50,16 +53,25 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
 
     def score(part: str) -> dict[str, float]:
         x, y = tensors[part]
-        return regression_metrics(to_units(y.cpu().numpy()), predict(x))
+        pred = predict(x)
+        refs = splits.references.get(part, {})
+        return regression_metrics(to_units(y.cpu().numpy()), pred) | {
+            f"dist_{name}": rms_distance(pred, ref) for name, ref in refs.items()}
 
     def figures(result) -> dict:
         x_test, y_test = tensors["test"]
         title = run_title(cfg)
-        return {
+        out = {
             "plots/learning_curve.png": lambda: learning_curve(result.history, "rmse", title),
             "plots/predicted_vs_true.png": lambda: plots.predicted_vs_true(
                 to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
         }
+        refs = splits.references.get("test")
+        if refs and splits.x_test.shape[1:] == (1,):
+            out["plots/fit_vs_truth.png"] = lambda: plots.fit_vs_references(
+                splits.x_test[:, 0], to_units(y_test.cpu().numpy()), predict(x_test), refs,
+                f"test: {title}")
+        return out
 
     batches = batch_generator(cfg.seed, device)
     losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,

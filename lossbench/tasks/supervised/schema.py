@@ -38,11 +38,16 @@ class ClassTableConf(TabularDataConf):
     num_classes: int = 2
     # subsample positives to this rate in every split (null: keep the data set's own rate)
     positive_rate: Optional[float] = None
+    # share of TRAINING labels flipped to another class (seeded by split_seed); validation and
+    # test keep their true labels
+    label_noise: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.num_classes >= 2, "data.num_classes", ">= 2", self.num_classes)
         _check_rate(self.positive_rate)
+        require(0.0 <= self.label_noise < 0.5, "data.label_noise", "in [0, 0.5)",
+                self.label_noise)
 
 
 @dataclass
@@ -103,6 +108,27 @@ class RegressionDataConf(TabularDataConf):
         require(self.outlier_scale_min > 0, "data.outlier_scale_min", "> 0", self.outlier_scale_min)
         require(self.outlier_scale_max >= self.outlier_scale_min, "data.outlier_scale_max",
                  f">= data.outlier_scale_min ({self.outlier_scale_min})", self.outlier_scale_max)
+
+
+@dataclass
+class SkewedNoiseConf(DataConf):
+    """Synthetic 1-d regression with right-skewed (log-normal) noise whose conditional mean
+    and median are known (:func:`lossbench.tasks.supervised.data.skewed_noise`): training and
+    validation x drawn uniformly, the test split a regular grid of x."""
+
+    n_train: int = 2000
+    n_val: int = 500
+    n_test: int = 201
+    # log-normal shape: noise = scale(x) * (exp(noise_sigma * N(0, 1)) - 1)
+    noise_sigma: float = 1.0
+    # the noise scale grows linearly from noise_scale / 2 at x = -3 to noise_scale at x = 3
+    noise_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        for key in ("n_train", "n_val", "n_test"):
+            require(getattr(self, key) >= 2, f"data.{key}", ">= 2", getattr(self, key))
+        require(self.noise_sigma > 0, "data.noise_sigma", "> 0", self.noise_sigma)
+        require(self.noise_scale > 0, "data.noise_scale", "> 0", self.noise_scale)
 
 
 @dataclass
@@ -325,7 +351,8 @@ class CustomLossConf(LossConf):
 
 
 SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {"regression": RegressionDataConf, "class_table": ClassTableConf,
+    "data": {"regression": RegressionDataConf, "skewed_noise": SkewedNoiseConf,
+             "class_table": ClassTableConf,
              "images": ImageDataConf, "imbalanced_images": ImbalancedImagesConf},
     "model": {"mlp": MLPConf, "cnn": CNNConf},
     "loss": {"loss": LossConf, "huber": HuberConf, "binary": BinaryLossConf,
