@@ -11,6 +11,10 @@ REGRESSION = ("rmse", "mae", "medae", "r2")
 CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "log_loss", "ece",
                   "roc_auc", "average_precision")
 BINARY_ONLY = ("recall_at_90_precision",)
+# multiclass ROC-AUC and average precision are one curve per class: above this many classes
+# (the C14 study's 1,000 and 10,000, a handful of test examples each) they are NaN, not
+# minutes of per-class curves that mean little
+MAX_CURVE_CLASSES = 100
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -67,6 +71,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     """Metrics from class probabilities: ``(N,)`` P(positive) for binary, ``(N, C)`` else.
 
     Binary precision/recall/F1 are the positive class's; multiclass ones are macro averages.
+    Multiclass ROC-AUC and average precision are NaN above :data:`MAX_CURVE_CLASSES` classes.
     """
     binary = proba.ndim == 1
     pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
@@ -86,6 +91,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
         out["average_precision"] = _guarded(skm.average_precision_score, y_true, proba)
         out["recall_at_90_precision"] = (recall_at_precision(y_true, proba, 0.9)
                                          if y_true.any() else float("nan"))
+    elif proba.shape[1] > MAX_CURVE_CLASSES:
+        out["roc_auc"] = out["average_precision"] = float("nan")
     else:
         onehot = np.eye(proba.shape[1])[y_true]
         out["roc_auc"] = _guarded(skm.roc_auc_score, y_true, proba, multi_class="ovr",
