@@ -26,11 +26,16 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
     "face_verification": ("final_test_roc_auc", "contrastive",
                           {"contrastive", "triplet", "cosine_embedding"}),
     "wgan": ("final_collapsed", "wgan", {"wgan", "wgan_gp", "wgan_gp_paper", "gan"}),
+    "pairing": ("final_test_accuracy", "ce", {"ce", "mismatch_softmax_bce",
+                                              "mismatch_sigmoid_ce", "mismatch_mse_logits"}),
+    "overflow": ("final_diverged", "bce", {"bce", "naive_bce", "sparse_ce", "naive_ce"}),
+    "sparse_memory": ("final_peak_bytes", "sparse_ce", {"sparse_ce", "ce"}),
+    "class_weights": ("final_test_balanced_accuracy", "weighted_bce", {"weighted_bce", "bce"}),
 }
 
 
 SEEDS = {"mnist": "range(3)", "face_verification": "range(2)",  # x 5 folds
-         "wgan": "range(30)"}
+         "wgan": "range(30)", "overflow": "range(6)"}
 
 
 compose_study = compose_with_hydra  # (job config, hydra config), like lossbench -m
