@@ -233,6 +233,10 @@ class LossbenchConf:
     # one more loss option swept by a study, +challenger=<loss option> (a study's sweep lists
     # its losses as ${lossbench.arms:huber,mse,...}, which appends it; lossbench.naming)
     challenger: Optional[str] = None
+    # let a loss option that declares ``broken: true`` run (deliberately mismatched pairings,
+    # naive overflow-prone formulas); only the studies that demonstrate those failures set it
+    # (experiments/experiment/pairing.yaml, overflow.yaml); everywhere else they are refused
+    allow_broken_losses: bool = False
 
     def __post_init__(self) -> None:
         require(self.profile is None or self.profile in PROFILES, "profile",

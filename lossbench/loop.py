@@ -18,7 +18,10 @@ from torch import nn
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
+    """The training loss or a weight became NaN or infinite."""
+
+
+ON_DIVERGE = ("raise", "stop")
 
 
 @dataclass
@@ -27,6 +30,8 @@ class FitResult:
     best_epoch: int = 0
     epochs_run: int = 0
     seconds: float = 0.0
+    # the epoch whose training went non-finite (on_diverge="stop"); 0: it never did
+    diverged_epoch: int = 0
 
 
 @dataclass
@@ -42,6 +47,7 @@ class FitState:
     best_weights: Optional[dict[str, torch.Tensor]] = None
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
+    diverged_epoch: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -64,13 +70,20 @@ def improved(value: float, best: float, mode: str) -> bool:
     return value < best if mode == "min" else value > best
 
 
+def weights_finite(model: nn.Module) -> bool:
+    """Every parameter finite (one device sync)."""
+    flags = [torch.isfinite(p).all() for p in model.parameters()]
+    return bool(torch.stack(flags).all().item()) if flags else True
+
+
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
         epoch_losses: Callable[[int], Iterator[tuple[torch.Tensor, int]]], *,
         epochs: int, patience: int, monitor: str, monitor_mode: str,
         evaluate: Callable[[], dict[str, float]],
         on_epoch: Callable[[int, dict[str, float]], None] = lambda epoch, metrics: None,
         grad_clip: float = 0.0, state: Optional[FitState] = None,
-        on_state: Callable[[FitState], None] = lambda state: None) -> FitResult:
+        on_state: Callable[[FitState], None] = lambda state: None,
+        on_diverge: str = "raise") -> FitResult:
     """The epoch loop every batch-trained task shares.
 
     ``epoch_losses(epoch)`` yields ``(batch loss, batch size)``; each loss gets one optimizer
@@ -78,7 +91,12 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
     watches ``metrics[monitor]`` and the best epoch's weights are restored at the end.
     ``on_state`` gets the loop's state after every epoch (to checkpoint it); a ``state`` from
     a checkpoint continues the loop after its epoch (model and optimizer already restored).
+    An epoch whose training loss or weights end non-finite raises :class:`TrainingDiverged`
+    (``on_diverge="raise"``) or ends the loop there (``"stop"``: ``diverged_epoch`` says
+    which, and the best finite epoch's weights are restored as after early stopping).
     """
+    if on_diverge not in ON_DIVERGE:
+        raise ValueError(f"on_diverge must be one of {ON_DIVERGE}, got {on_diverge!r}")
     s = state or FitState(best=math.inf if monitor_mode == "min" else -math.inf)
     if s.best_weights is None:
         s.best_weights = copy.deepcopy(model.state_dict())
@@ -98,8 +116,13 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
             total = weighted if total is None else total + weighted
             count += size
         train_loss = (total / count).item()  # one device sync per epoch
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
+        if not (math.isfinite(train_loss) and weights_finite(model)):
+            if on_diverge == "raise":
+                raise TrainingDiverged(f"training loss is {train_loss} (or a weight is not "
+                                       f"finite) at epoch {epoch}")
+            s.epoch, s.diverged_epoch, s.stopped = epoch, epoch, True
+            on_state(s)
+            break
         metrics = {"train_loss": train_loss, **evaluate()}
         if monitor not in metrics:
             raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
@@ -116,4 +139,4 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
         on_state(s)
     model.load_state_dict(s.best_weights)
     return FitResult(history=s.history, best_epoch=s.best_epoch, epochs_run=s.epoch,
-                     seconds=time.perf_counter() - tic)
+                     seconds=time.perf_counter() - tic, diverged_epoch=s.diverged_epoch)

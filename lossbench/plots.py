@@ -10,9 +10,15 @@ from matplotlib.figure import Figure  # noqa: E402
 
 
 def learning_curve(history: list[dict[str, float]], metric: str, title: str) -> Figure:
-    """Training loss (left axis) and train/val/test ``metric`` (right axis) per epoch."""
+    """Training loss (left axis) and train/val/test ``metric`` (right axis) per epoch; an
+    empty history (a run that diverged in its first epoch) gives empty axes saying so."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
+    if not history:
+        ax_loss.text(0.5, 0.5, "no epoch finished", ha="center", va="center",
+                     transform=ax_loss.transAxes)
+        fig.suptitle(title)
+        return fig
     ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train loss")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss")

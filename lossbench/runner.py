@@ -26,7 +26,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from lossbench import checkpoint
+from lossbench import checkpoint, stepcost
 from lossbench.curves import curve_metrics, gaps
 from lossbench.loop import FitResult, FitState, fit
 from lossbench.tracking import Tracker, log_figures
@@ -91,7 +91,10 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
     """Train ``task`` with ``cfg.optimizer`` and ``cfg.trainer``; log ``train_loss`` and
     ``val_*`` per epoch, then ``final_val_*`` and ``final_test_*`` (the restored best epoch;
     with ``trainer.diagnostics`` also ``final_train_*``, ``final_gap_*`` and the roughness of
-    the train-loss and monitored curves, :mod:`lossbench.curves`), the epoch counts and times; log the figures; return the final metrics. Checkpoints every
+    the train-loss and monitored curves, :mod:`lossbench.curves`), the epoch counts and times;
+    log the figures; return the final metrics. With ``trainer.on_diverge=stop`` a diverged run
+    finishes on its best epoch and logs ``final_diverged`` (0/1); with ``trainer.measure_steps``
+    the cost of further steps is measured last (:mod:`lossbench.stepcost`). Checkpoints every
     ``trainer.checkpoint_every`` epochs and at the end; resumes with ``resume=true``."""
     optimizer = instantiate(cfg.optimizer)(task.model.parameters())
     tc = cfg.trainer
@@ -111,16 +114,25 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
                  patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
                  grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
                  on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
-                 state=start, on_state=save)
+                 state=start, on_state=save, on_diverge=tc.on_diverge)
     parts = ("train", "val", "test") if tc.diagnostics else ("val", "test")
     final = {f"final_{k}": v for part in parts
              for k, v in prefixed(part, task.score(part)).items()}
     if tc.diagnostics:
         final |= gaps(final) | curve_metrics(result.history, ("train_loss", tc.monitor))
+    if tc.on_diverge == "stop":
+        final["final_diverged"] = float(result.diverged_epoch > 0)
+        final["diverged_epoch"] = result.diverged_epoch
     trained_here = result.epochs_run - (start.epoch if start else 0)  # seconds: this process
     final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "train_seconds": result.seconds,
               "seconds_per_epoch": result.seconds / max(trained_here, 1)}
     tracker.log_metrics(final, step=result.epochs_run)
     log_figures(tracker, task.figures(result))
+    if tc.measure_steps:  # last: the extra steps change the model
+        device = next(task.model.parameters()).device
+        cost = stepcost.measure(task.model, optimizer, task.epoch_losses, tc.measure_steps,
+                                device, tc.grad_clip)
+        tracker.log_metrics(cost, step=result.epochs_run)
+        final |= cost
     return final

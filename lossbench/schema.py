@@ -97,6 +97,12 @@ class TrainerConf:
     # (final_train_*), the gaps final_gap_* = test - train, and the roughness of the
     # train-loss and monitored curves (final_roughness_*); supervised kinds
     diagnostics: bool = False
+    # when the training loss or a weight stops being finite: raise (the run fails) or stop
+    # (the run finishes on its best epoch's weights and logs final_diverged 0/1, the C13 study)
+    on_diverge: str = "raise"
+    # after training, time this many more steps and profile one's memory (final_step_seconds,
+    # final_step_peak_bytes; lossbench.stepcost, the C14 study); 0: measure nothing
+    measure_steps: int = 0
 
     def __post_init__(self) -> None:
         require(self.epochs > 0, "trainer.epochs", "> 0", self.epochs)
@@ -107,6 +113,11 @@ class TrainerConf:
         require(self.grad_clip >= 0, "trainer.grad_clip", ">= 0", self.grad_clip)
         require(self.checkpoint_every >= 0, "trainer.checkpoint_every", ">= 0",
                  self.checkpoint_every)
+        require(self.on_diverge in ("raise", "stop"), "trainer.on_diverge",
+                "raise (the run fails) or stop (it finishes and logs final_diverged)",
+                self.on_diverge)
+        require(self.measure_steps >= 0, "trainer.measure_steps", ">= 0 (0: none)",
+                self.measure_steps)
 
 
 

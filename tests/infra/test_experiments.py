@@ -31,6 +31,11 @@ STUDIES = {  # study -> (headline, guide loss, losses swept)
     "skewed_mean": ("final_test_dist_mean", "mse", {"mse", "mae"}),
     "spam_hinge": ("final_test_roc_auc", "hinge", {"hinge", "bce"}),
     "focal_noise": ("final_test_roc_auc", "focal", {"focal", "bce"}),
+    "pairing": ("final_test_accuracy", "ce", {"ce", "mismatch_softmax_bce",
+                                              "mismatch_sigmoid_ce", "mismatch_mse_logits"}),
+    "overflow": ("final_diverged", "bce", {"bce", "naive_bce", "sparse_ce", "naive_ce"}),
+    "sparse_memory": ("final_peak_bytes", "sparse_ce", {"sparse_ce", "ce"}),
+    "class_weights": ("final_test_balanced_accuracy", "weighted_bce", {"weighted_bce", "bce"}),
 }
 # studies whose sweep crosses the losses with a share of flipped training labels
 LABEL_NOISE = {"spam_hinge": [0.0, 0.1], "focal_noise": [0.0, 0.1, 0.3]}
@@ -50,7 +55,7 @@ ARM_STUDIES = {
 
 
 SEEDS = {"mnist": "range(3)", "face_verification": "range(2)",  # x 5 folds
-         "wgan": "range(30)"}
+         "wgan": "range(30)", "overflow": "range(6)"}
 
 
 compose_study = compose_with_hydra  # (job config, hydra config), like lossbench -m

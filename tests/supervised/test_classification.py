@@ -105,7 +105,7 @@ def test_imbalanced_images_same_positive_rate_in_every_split(tmp_path):
 
 
 SPAM = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0, num_classes=2, positive_rate=None,
-            label_noise=0.0)
+            label_noise=0.0, train_positive_rate=None)
 
 
 def test_spambase_reads_the_uci_csv_and_stratifies(tmp_path):

@@ -103,7 +103,7 @@ def test_a_spambase_parse_error_names_the_file_row_and_column(tmp_path, edit, wh
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFileError) as e:
         spambase(data_dir=str(tmp_path), download=False, **SPLIT, num_classes=2, positive_rate=None,
-                 label_noise=0.0)
+                 label_noise=0.0, train_positive_rate=None)
     msg = str(e.value)
     assert str(path) in msg and where in msg and "\n" not in msg, msg
 

@@ -9,10 +9,13 @@ and which target encoding it wants, and this module does the pairing in one plac
 | multiclass, log_probs     | n_classes    | log_softmax(logits)   | softmax(logits)            |
 | multiclass, probs         | n_classes    | softmax(logits)       | softmax(logits)            |
 | multiclass, scores        | n_classes    | raw class scores      | softmax(scores), a ranking*|
+| binary/multiclass, sigmoid| 1/n_classes  | sigmoid(each output)  | as the head's logits above |
 
 (*) hinge scores are not calibrated probabilities: their log loss and ECE say so.
 Target encodings: ``binary`` 0/1 floats, ``sign`` -1/+1, ``index`` class ids,
-``distribution`` one-hot rows. A pairing that cannot work is refused before any data loads.
+``distribution`` one-hot rows. A pairing that cannot work is refused before any data loads;
+the deliberately broken ones (``broken: true``: mismatched pairings, naive formulas) run only
+with ``allow_broken_losses=true``, which their studies set.
 
 A loss with ``prior_bias_init`` starts the model's last bias at the training prior
 (:func:`init_prior_bias`), so the untrained model already predicts the class frequencies.
@@ -80,7 +83,9 @@ def encode_target(y: torch.Tensor, encoding: str, num_classes: int) -> torch.Ten
 
 def loss_input(out: torch.Tensor, spec: LossSpec) -> torch.Tensor:
     if spec.head == "binary":
-        return out.squeeze(-1)
+        out = out.squeeze(-1)
+    if spec.consumes == "sigmoid":
+        return torch.sigmoid(out)
     if spec.consumes == "log_probs":
         return F.log_softmax(out, dim=-1)
     if spec.consumes == "probs":
@@ -156,8 +161,24 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
         return out
 
     batches = batch_generator(cfg.seed, device)
-    losses = epoch_losses(model, loss_fn, x_train, encode_target(y_train, spec.target_encoding, k),
+    targets = encode_target(y_train, spec.target_encoding, k)
+    losses = epoch_losses(model, loss_fn, x_train, targets,
                           batch_size=cfg.trainer.batch_size, generator=batches,
                           to_loss_input=lambda out: loss_input(out, spec))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures,
-                                          rngs={"batches": batches}), tracker)
+    final = run_epochs(cfg, EpochTask(model, losses, score, figures,
+                                      rngs={"batches": batches}), tracker)
+    if cfg.trainer.measure_steps:
+        memory = target_memory(targets, final["final_step_peak_bytes"])
+        tracker.log_metrics(memory, step=final["epochs_run"])
+        final |= memory
+    return final
+
+
+def target_memory(targets: torch.Tensor, step_peak_bytes: float) -> dict[str, float]:
+    """``final_target_bytes``: the encoded training targets the run holds throughout (one-hot
+    rows: n x classes x 4 bytes; class indices: n x 8); ``final_peak_bytes``: those plus a
+    step's peak (:mod:`lossbench.stepcost`), the part of training's peak memory that the
+    target encoding can change (model, features and optimizer state are the same for every
+    loss, so a difference of ``final_peak_bytes`` is the difference of the true peaks)."""
+    held = float(targets.element_size() * targets.nelement())
+    return {"final_target_bytes": held, "final_peak_bytes": held + step_peak_bytes}

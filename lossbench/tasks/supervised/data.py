@@ -170,12 +170,17 @@ def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int
 
 def _table(x: np.ndarray, y: np.ndarray, name: str, *, val_fraction: float,
            test_fraction: float, split_seed: int, num_classes: int,
-           positive_rate: Optional[float], label_noise: float) -> Splits:
-    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``;
-    a ``label_noise`` share of the training labels flipped (validation and test stay clean)."""
-    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=True)
+           positive_rate: Optional[float], train_positive_rate: Optional[float],
+           label_noise: float, stratify: bool = True) -> Splits:
+    """Stratified, standardized splits of a labelled table, positives at ``positive_rate``
+    (every split) or ``train_positive_rate`` (the training split only); a ``label_noise``
+    share of the training labels flipped (validation and test stay clean)."""
+    s = make_splits(x, y, val_fraction, test_fraction, split_seed, stratify=stratify)
     s.info = {"dataset": name}
-    s = check_classes(_at_rate(s, positive_rate, split_seed), num_classes)
+    s = _at_rate(s, positive_rate, split_seed)
+    if train_positive_rate is not None:
+        s = _train_at_rate(s, train_positive_rate, split_seed)
+    s = check_classes(s, num_classes)
     if label_noise > 0:
         s.y_train, idx = flip_labels(s.y_train, label_noise, num_classes,
                                      seed=split_seed + 104729)
@@ -211,6 +216,34 @@ def _at_rate(s: Splits, rate: Optional[float], seed: int) -> Splits:
     return s
 
 
+def _train_at_rate(s: Splits, rate: float, seed: int) -> Splits:
+    """Subsample the training split's positives to ``rate``; validation and test keep theirs.
+    Its own generator (``seed + 104729``), so the other splits' draws stay as they were."""
+    s.x_train, s.y_train = subsample_positives(s.x_train, s.y_train, rate,
+                                               np.random.default_rng(seed + 104729))
+    s.info |= {"n_train": len(s.y_train), "positives_train": int(s.y_train.sum())}
+    return s
+
+
+def synthetic_classes(data_dir: str, download: bool, *, n_samples: int, n_features: int,
+                      noise: float, val_fraction: float, test_fraction: float,
+                      split_seed: int, num_classes: int, positive_rate: Optional[float],
+                      train_positive_rate: Optional[float], label_noise: float) -> Splits:
+    """``n_samples`` points in ``num_classes`` Gaussian classes (standard normal centres in
+    ``n_features`` dimensions, spread ``noise``), labels dealt round-robin so every class
+    appears; drawn from ``split_seed``, split unstratified (a class may have one member)."""
+    del data_dir, download  # generated
+    rng = np.random.default_rng(split_seed)
+    y = rng.permutation(np.arange(n_samples) % num_classes).astype(np.int64)
+    centres = rng.standard_normal((num_classes, n_features))
+    x = centres[y] + noise * rng.standard_normal((n_samples, n_features))
+    return _table(x.astype(np.float32), y, f"synthetic {num_classes} classes",
+                  val_fraction=val_fraction, test_fraction=test_fraction,
+                  split_seed=split_seed, num_classes=num_classes, positive_rate=positive_rate,
+                  train_positive_rate=train_positive_rate, label_noise=label_noise,
+                  stratify=False)
+
+
 def first_bad_cell(path: Path, columns: int) -> str:
     """Where a numeric CSV first breaks: line and column (both from 1), and why."""
     with open(path, errors="replace") as f:
@@ -230,7 +263,7 @@ def first_bad_cell(path: Path, columns: int) -> str:
 
 def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
              split_seed: int, num_classes: int, positive_rate: Optional[float],
-             label_noise: float) -> Splits:
+             train_positive_rate: Optional[float], label_noise: float) -> Splits:
     """UCI Spambase: 4,601 e-mails, 57 features, label 1 = spam (39.4 %). Stratified splits."""
     path = Path(data_dir).expanduser() / "spambase" / "spambase.data"
     if not path.is_file() and download:
@@ -254,19 +287,21 @@ def spambase(data_dir: str, download: bool, *, val_fraction: float, test_fractio
     record(path)
     return _table(table[:, :-1], table[:, -1].astype(np.int64), "spambase",
                   val_fraction=val_fraction, test_fraction=test_fraction, split_seed=split_seed,
-                  num_classes=num_classes, positive_rate=positive_rate, label_noise=label_noise)
+                  num_classes=num_classes, positive_rate=positive_rate,
+                  train_positive_rate=train_positive_rate, label_noise=label_noise)
 
 
 def breast_cancer(data_dir: str, download: bool, *, val_fraction: float, test_fraction: float,
                   split_seed: int, num_classes: int, positive_rate: Optional[float],
-                  label_noise: float) -> Splits:
+                  train_positive_rate: Optional[float], label_noise: float) -> Splits:
     """scikit-learn's bundled Wisconsin breast-cancer table; label 1 = malignant."""
     del data_dir, download  # bundled with scikit-learn
     x, y = load_breast_cancer(return_X_y=True)
     malignant = (y == 0).astype(np.int64)  # scikit-learn codes malignant as 0
     return _table(x, malignant, "breast_cancer", val_fraction=val_fraction,
                   test_fraction=test_fraction, split_seed=split_seed, num_classes=num_classes,
-                  positive_rate=positive_rate, label_noise=label_noise)
+                  positive_rate=positive_rate, train_positive_rate=train_positive_rate,
+                  label_noise=label_noise)
 
 
 def images(data_dir: str, download: bool, *, dataset: str, val_fraction: float,

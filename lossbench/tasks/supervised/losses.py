@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from lossbench.schema import check_group
+from lossbench.schema import ConfigError, check_group
 from lossbench.targets import check_loss_target, loss_kwargs
 from lossbench.tasks.supervised.schema import LossConf
 from lossbench.torchutil import reduce
@@ -130,6 +130,41 @@ class BinaryHingeLoss(nn.Module):
         return reduce(F.relu(self.margin - target * input), self.reduction)
 
 
+class NaiveBCELoss(nn.Module):
+    """Binary cross-entropy as the textbook writes it, ``-(y log p + (1 - y) log(1 - p))`` on
+    probabilities ``p = sigmoid(logit)``: no clamping, no log-sum-exp (a deliberately naive
+    formula for claim C13). In float32 ``1 - sigmoid(x)`` rounds to 0 for x above about 17 and
+    ``sigmoid(x)`` to 0 below about -104: a confident wrong prediction gives ``log 0 = -inf``
+    (an infinite loss), a confident right one ``0 * log 0 = NaN``. ``BCEWithLogitsLoss`` (fused)
+    and ``BCELoss`` (log clamped at -100) avoid both."""
+
+    def __init__(self, reduction: str) -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.reduction = reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = -(target * torch.log(input) + (1.0 - target) * torch.log(1.0 - input))
+        return reduce(loss, self.reduction)
+
+
+class NaiveCrossEntropyLoss(nn.Module):
+    """Categorical cross-entropy as ``nll_loss(log(softmax(logits)))`` on the softmax
+    probabilities it is given, class-index targets (a deliberately naive formula for claim
+    C13). Once a class's probability underflows to 0 (a logit gap above about 104 in float32)
+    its log is -inf: the loss is infinite when that is the true class, and the gradient is
+    ``0 / 0 = NaN`` even when it is another class. ``CrossEntropyLoss`` (fused log-softmax)
+    stays finite."""
+
+    def __init__(self, reduction: str) -> None:
+        super().__init__()
+        reduce(torch.zeros(()), reduction)
+        self.reduction = reduction
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.nll_loss(torch.log(input), target, reduction=self.reduction)
+
+
 def derived_pos_weight(y_train: np.ndarray) -> float:
     """``n_negative / n_positive`` of 0/1 training labels."""
     pos = int(np.sum(y_train == 1))
@@ -154,13 +189,15 @@ class LossSpec:
       ``probs`` (after softmax) or raw margin ``scores``;
     * ``target_encoding``: ``value``, ``binary`` 0/1, ``sign`` -1/+1, ``index`` or
       ``distribution`` (one-hot rows);
-    * ``prior_bias_init``: start the output bias at the training class prior.
+    * ``prior_bias_init``: start the output bias at the training class prior;
+    * ``broken``: a deliberately wrong loss, refused unless ``allow_broken_losses=true``.
     """
 
     head: str
     consumes: str
     target_encoding: str
     prior_bias_init: bool
+    broken: bool
 
 
 DECLARATIONS = tuple(f.name for f in fields(LossSpec))
@@ -174,7 +211,13 @@ def loss_spec(cfg: DictConfig) -> LossSpec:
                 "weighted_ce, kl_div, ce_smooth, brier, multi_hinge, softmax_focal) or your own: "
                 "loss=custom loss._target_=...")
     check_loss_target(cfg.loss, DECLARATIONS)
-    return LossSpec(**{k: cfg.loss[k] for k in DECLARATIONS})
+    spec = LossSpec(**{k: cfg.loss[k] for k in DECLARATIONS})
+    if spec.broken and not cfg.allow_broken_losses:
+        raise ConfigError(f"loss={cfg.loss_name} is deliberately broken (a mismatched "
+                          "activation pairing or a naive overflow-prone formula): it runs only "
+                          "in the studies that show the failure (+experiment=pairing, "
+                          "+experiment=overflow), which set allow_broken_losses=true")
+    return spec
 
 
 def build_loss(cfg: DictConfig, y_train: Optional[np.ndarray] = None,

@@ -11,6 +11,11 @@ REGRESSION = ("rmse", "mae", "medae", "r2")
 CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "log_loss", "ece",
                   "roc_auc", "average_precision")
 BINARY_ONLY = ("recall_at_90_precision",)
+# above this many classes (the C14 study's 1,000 and 10,000, a handful of test examples
+# each) nothing builds a classes x classes or examples x classes matrix: multiclass ROC-AUC
+# and average precision (one curve per class, minutes that mean little) are NaN, and balanced
+# accuracy is computed as the macro recall over the classes present (the same number)
+MANY_CLASSES = 100
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -70,10 +75,22 @@ def _clipped(proba: np.ndarray, eps: float = 1e-7) -> np.ndarray:
     return p if p.ndim == 1 else p / p.sum(1, keepdims=True)
 
 
+def balanced_accuracy(y_true: np.ndarray, pred: np.ndarray, many: bool) -> float:
+    """scikit-learn's balanced accuracy (the mean recall of the classes in ``y_true``); with
+    ``many`` classes the same mean from per-class counts, without its classes x classes
+    confusion matrix (800 MB at 10,000 classes)."""
+    if not many:
+        return skm.balanced_accuracy_score(y_true, pred)
+    present, counts = np.unique(y_true, return_counts=True)
+    hits = np.bincount(y_true[pred == y_true], minlength=int(present.max()) + 1)[present]
+    return float(np.mean(hits / counts))
+
+
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """Metrics from class probabilities: ``(N,)`` P(positive) for binary, ``(N, C)`` else.
 
     Binary precision/recall/F1 are the positive class's; multiclass ones are macro averages.
+    Above :data:`MANY_CLASSES` classes multiclass ROC-AUC and average precision are NaN.
     """
     binary = proba.ndim == 1
     pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
@@ -81,7 +98,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     labels = [0, 1] if binary else list(range(proba.shape[1]))
     out = {
         "accuracy": skm.accuracy_score(y_true, pred),
-        "balanced_accuracy": skm.balanced_accuracy_score(y_true, pred),
+        "balanced_accuracy": balanced_accuracy(y_true, pred,
+                                               many=len(labels) > MANY_CLASSES),
         "f1": skm.f1_score(y_true, pred, average=avg, zero_division=0),
         "precision": skm.precision_score(y_true, pred, average=avg, zero_division=0),
         "recall": skm.recall_score(y_true, pred, average=avg, zero_division=0),
@@ -93,6 +111,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
         out["average_precision"] = _guarded(skm.average_precision_score, y_true, proba)
         out["recall_at_90_precision"] = (recall_at_precision(y_true, proba, 0.9)
                                          if y_true.any() else float("nan"))
+    elif proba.shape[1] > MANY_CLASSES:
+        out["roc_auc"] = out["average_precision"] = float("nan")
     else:
         onehot = np.eye(proba.shape[1])[y_true]
         out["roc_auc"] = _guarded(skm.roc_auc_score, y_true, proba, multi_class="ovr",

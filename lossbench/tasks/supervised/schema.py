@@ -41,6 +41,9 @@ class ClassTableConf(TabularDataConf):
     # share of TRAINING labels flipped to another class (seeded by split_seed); validation and
     # test keep their true labels
     label_noise: float = 0.0
+    # subsample positives to this rate in the TRAINING split only; validation and test keep
+    # the data set's own rate (null: off; the C16 study sweeps it)
+    train_positive_rate: Optional[float] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,6 +51,33 @@ class ClassTableConf(TabularDataConf):
         _check_rate(self.positive_rate)
         require(0.0 <= self.label_noise < 0.5, "data.label_noise", "in [0, 0.5)",
                 self.label_noise)
+        require(self.train_positive_rate is None or 0.0 < self.train_positive_rate < 1.0,
+                "data.train_positive_rate", "in (0, 1) or null", self.train_positive_rate)
+        if self.positive_rate is not None or self.train_positive_rate is not None:
+            require(self.num_classes == 2, "data.num_classes",
+                    "2 when a positive rate is set (positives are class 1)", self.num_classes)
+        require(self.positive_rate is None or self.train_positive_rate is None,
+                "data.train_positive_rate", "null when data.positive_rate is set (that one "
+                "already sets every split's rate)", self.train_positive_rate)
+
+
+@dataclass
+class SyntheticClassesConf(ClassTableConf):
+    """Gaussian classes around random centres: as many classes as wanted, every class present
+    (the C14 study's 10 to 10,000 classes)."""
+
+    n_samples: int = 10000
+    n_features: int = 32
+    # the spread of each class around its centre (centres are standard normal)
+    noise: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.n_samples >= self.num_classes, "data.n_samples",
+                f">= data.num_classes ({self.num_classes}): every class appears",
+                self.n_samples)
+        require(self.n_features > 0, "data.n_features", "> 0", self.n_features)
+        require(self.noise > 0, "data.noise", "> 0", self.noise)
 
 
 @dataclass
@@ -159,7 +189,7 @@ class CNNConf:
 
 # --------------------------------------------------------------------------- losses
 HEADS = ("any", "binary", "multiclass")
-CONSUMES = ("values", "logits", "log_probs", "probs", "scores")
+CONSUMES = ("values", "logits", "log_probs", "probs", "sigmoid", "scores")
 TARGETS = ("value", "binary", "sign", "index", "distribution")
 
 
@@ -167,10 +197,13 @@ TARGETS = ("value", "binary", "sign", "index", "distribution")
 class LossConf:
     """A loss and what it declares: the head it needs (one output for ``binary``, one per class
     for ``multiclass``), what it consumes from the model (``values`` for regression, ``logits``,
-    ``log_probs`` after log-softmax, ``probs`` after softmax, raw margin ``scores``) and the
-    target encoding it wants. ``prior_bias_init`` starts the classifier's output bias at the
-    training prior, so the untrained model predicts the class frequencies (Lin et al. 2017:
-    b = -log((1 - pi) / pi) for one output; b_c = log pi_c for one output per class)."""
+    ``log_probs`` after log-softmax, ``probs`` after softmax, ``sigmoid`` probabilities of each
+    output, raw margin ``scores``) and the target encoding it wants. ``prior_bias_init`` starts
+    the classifier's output bias at the training prior, so the untrained model predicts the
+    class frequencies (Lin et al. 2017: b = -log((1 - pi) / pi) for one output; b_c = log pi_c
+    for one output per class). ``broken`` marks a deliberately wrong loss (a mismatched
+    activation pairing, a naive overflow-prone formula) that runs only where a study that
+    demonstrates the failure sets ``allow_broken_losses=true``."""
 
     _target_: str = MISSING
     reduction: str = "mean"
@@ -178,6 +211,7 @@ class LossConf:
     consumes: str = "values"
     target_encoding: str = "value"
     prior_bias_init: bool = False
+    broken: bool = False
 
     def __post_init__(self) -> None:
         require(self.reduction in ("mean", "sum", "none", "batchmean"), "loss.reduction",
@@ -352,7 +386,7 @@ class CustomLossConf(LossConf):
 
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"regression": RegressionDataConf, "skewed_noise": SkewedNoiseConf,
-             "class_table": ClassTableConf,
+             "class_table": ClassTableConf, "synthetic_classes": SyntheticClassesConf,
              "images": ImageDataConf, "imbalanced_images": ImbalancedImagesConf},
     "model": {"mlp": MLPConf, "cnn": CNNConf},
     "loss": {"loss": LossConf, "huber": HuberConf, "binary": BinaryLossConf,
