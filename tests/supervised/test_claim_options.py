@@ -203,7 +203,7 @@ def test_a_one_hot_step_allocates_more_than_an_index_step():
 
 # ------------------------------------------------------------------ training positive rate (C16)
 SPLIT = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0, num_classes=2,
-             positive_rate=None)
+             positive_rate=None, label_noise=0.0)
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.02])
@@ -233,7 +233,7 @@ def test_train_positive_rate_is_checked():
 def test_synthetic_classes_has_every_class():
     s = synthetic_classes("", False, n_samples=300, n_features=4, noise=0.1, val_fraction=0.1,
                           test_fraction=0.1, split_seed=0, num_classes=300, positive_rate=None,
-                          train_positive_rate=None)
+                          train_positive_rate=None, label_noise=0.0)
     labels = np.concatenate([s.y_train, s.y_val, s.y_test])
     assert sorted(labels) == list(range(300)) and s.x_train.shape[1] == 4
     with pytest.raises(ConfigError, match="^data.n_samples: must be >= data.num_classes"):

@@ -80,7 +80,7 @@ def test_missing_california_offline_fails_fast_and_says_how_to_get_it(tmp_path):
 
 # --------------------------------------------------------------------------- label noise
 TABLE = dict(val_fraction=0.2, test_fraction=0.2, split_seed=0, num_classes=2,
-             positive_rate=None)
+             positive_rate=None, train_positive_rate=None)
 
 
 def test_flip_labels_flips_exactly_the_share_and_is_seeded():
