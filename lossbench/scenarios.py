@@ -106,11 +106,16 @@ def check_fit(kind: str, name: str, overrides: list[str],
 
 
 def where_it_fits(overrides: list[str], config_dir: Optional[Path] = None) -> list[Fit]:
-    """Every scenario, then every study, with the loss (:func:`loss_overrides`)."""
+    """Every scenario, then every study whose arms are losses (``study.arm``, default loss: a
+    study comparing optimizers or batch sizes has no loss arm to add), with the loss
+    (:func:`loss_overrides`)."""
+    from omegaconf import OmegaConf
+
     out = [check_fit("scenario", p.stem, [f"scenario={p.stem}", *overrides], config_dir)
            for p in sorted((CONF_DIR / "scenario").glob("*.yaml"))]
     out += [check_fit("study", p.stem, [f"+experiment={p.stem}", *overrides], config_dir)
-            for p in sorted((EXPERIMENTS_DIR / "experiment").glob("*.yaml"))]
+            for p in sorted((EXPERIMENTS_DIR / "experiment").glob("*.yaml"))
+            if (OmegaConf.load(p).get("study") or {}).get("arm", "loss") == "loss"]
     return out
 
 
