@@ -889,7 +889,7 @@ def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float 
     return text
 
 
-def parent_summary(client: MlflowClient, tracking_uri: str, parent_id: str, out_dir: Path,
+def parent_summary(client: MlflowClient, parent_id: str, out_dir: Path,
                    alpha: float = 0.05, plots: bool = True) -> dict[str, str]:
     """The study a finished sweep ran, judged as ``lossbench report`` judges it, for its parent
     run (``lossbench.tracking.close_sweep``): writes ``<study>.md`` (the report's section with
@@ -900,9 +900,8 @@ def parent_summary(client: MlflowClient, tracking_uri: str, parent_id: str, out_
     s = load_sweeps(client, [parent_id])
     rows = loss_comparisons(s, alpha)
     verdict = claim_verdict(rows, alpha)
-    client_for_plots = MlflowClient(tracking_uri=tracking_uri) if plots else None
     body = _study_section(s, rows, verdict, out_dir / "REPORT.md", alpha, plots,
-                          client_for_plots)
+                          client if plots else None)
     rule = RULE.format(alpha=alpha, level=f"{100 * (1 - 2 * alpha):.0f} %", power=POWER)
     (out_dir / f"{s.name}.md").write_text("\n".join([*body, "", rule, ""]))
     return {"study.verdict": verdict, "study.claim_id": s.conf.claim_id,

@@ -448,19 +448,19 @@ def close_sweep(sweep_dir: str, status: Optional[str] = None, reason: str = "",
                 log.error("%s; later: lossbench runs cleanup", e)
                 continue
             if ended == "FINISHED" and "study.claim" in client.get_run(run_id).data.tags:
-                _attach_study_report(client, uri, run_id, plots)  # judged once it has ended
+                _attach_study_report(client, run_id, plots)  # judged once it has ended
             exp_id = client.get_run(run_id).info.experiment_id
             log.info("MLflow run: %s", run_link(uri, exp_id, run_id))
 
 
-def _attach_study_report(client: MlflowClient, uri: str, run_id: str, plots: bool) -> None:
+def _attach_study_report(client: MlflowClient, run_id: str, plots: bool) -> None:
     """The study's verdict tags and report section (lossbench.report.parent_summary) on the
     sweep's parent run. A study that cannot be judged leaves a warning, not a failed sweep."""
     from lossbench import report  # matplotlib, scipy: only when a study sweep ends
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            tags = report.parent_summary(client, uri, run_id, Path(tmp), plots=plots)
+            tags = report.parent_summary(client, run_id, Path(tmp), plots=plots)
         except report.ReportError as e:
             log.warning("sweep parent run: no study verdict (%s)", e)
             return
