@@ -203,7 +203,7 @@ class MlflowTracker:
             status = "FINISHED"
         finally:
             if monitor is not None:
-                monitor.finish()
+                _stop_system_metrics(monitor)
             end = int(time.time() * 1000)
             self._write("end the run",
                         lambda: self.client.set_terminated(self.run_id, status, end_time=end),
@@ -497,3 +497,16 @@ class MlflowSweepCallback(Callback):
         close_sweep(config.hydra.sweep.dir, retry_s=tracking.get("retry_s", 120.0),
                     plots=bool(tracking.get("plots", True)))
         active_sweep = None
+
+
+def _stop_system_metrics(monitor: Any) -> None:
+    """Stop MLflow's system-metrics thread, then publish the samples it collected since its
+    last publication: MLflow drops them, so a job shorter than
+    ``tracking.system_metrics_interval`` would otherwise record no system metrics at all."""
+    monitor.finish()
+    if any(m.metrics for m in monitor.monitors):
+        try:
+            monitor.publish_metrics(monitor.aggregate_metrics())
+            monitor.mlflow_logger.flush()
+        except Exception as e:  # the store is failing: the run's own records matter more
+            log.warning("could not log the last system metrics: %s", e)
