@@ -47,6 +47,8 @@ class EpochTask:
     * ``score(part)`` returns the metrics of split ``part`` ("val" or "test"), unprefixed;
     * ``figures(result)`` maps artifact paths to figure builders, called once at the end.
     * ``rngs`` names the task's own generators (torch or numpy) that a resume must restore.
+    * ``batches``: the training data and loss as whole tensors, for kinds whose seeds can
+      train as one stacked model (:mod:`lossbench.tasks.supervised.stacked`); None otherwise.
     """
 
     model: torch.nn.Module
@@ -54,6 +56,7 @@ class EpochTask:
     score: Callable[[str], dict[str, float]]
     figures: Callable[[FitResult], dict[str, Callable]] = field(default=lambda result: {})
     rngs: dict[str, Any] = field(default_factory=dict)
+    batches: Any = None
 
 
 # settings a resumed job must share with the job it continues (epochs and patience may change)
@@ -110,9 +113,16 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
                  grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
                  on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
                  state=start, on_state=save)
+    return finish(task, tracker, result, result.epochs_run - (start.epoch if start else 0))
+
+
+def finish(task: EpochTask, tracker: Tracker, result: FitResult,
+           trained_here: int) -> dict[str, float]:
+    """After the loop (weights restored to the best epoch): score val and test once, log the
+    ``final_*`` metrics, the epoch counts and times (``trained_here``: epochs this process
+    trained) and the figures; return the final metrics."""
     final = {f"final_{k}": v for part in ("val", "test")
              for k, v in prefixed(part, task.score(part)).items()}
-    trained_here = result.epochs_run - (start.epoch if start else 0)  # seconds: this process
     final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "train_seconds": result.seconds,
               "seconds_per_epoch": result.seconds / max(trained_here, 1)}

@@ -93,6 +93,9 @@ class TrainerConf:
     checkpoint_every: int = 1
     # null: <hydra output dir>/checkpoints (./checkpoints outside Hydra)
     checkpoint_dir: Optional[str] = None
+    # floating-point type of the model and the data (supervised kinds): float32, or float64
+    # (slower; for checks that need exact arithmetic, e.g. stacked against unstacked seeds)
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         require(self.epochs > 0, "trainer.epochs", "> 0", self.epochs)
@@ -103,6 +106,8 @@ class TrainerConf:
         require(self.grad_clip >= 0, "trainer.grad_clip", ">= 0", self.grad_clip)
         require(self.checkpoint_every >= 0, "trainer.checkpoint_every", ">= 0",
                  self.checkpoint_every)
+        require(self.dtype in ("float32", "float64"), "trainer.dtype", "float32 or float64",
+                self.dtype)
 
 
 
