@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -48,12 +50,20 @@ def make_tracker(cfg: DictConfig) -> Tracker:
                          system_metrics_interval=t.system_metrics_interval)
 
 
-def job_tags(cfg: DictConfig) -> dict[str, str]:
+def job_tags(cfg: DictConfig, stacked: bool = False) -> dict[str, str]:
     """The run's tags: scenario, task, loss option, seed, and the job's Hydra overrides
-    (``lossbench.overrides``; a sweep's summary finds its crossed factors there)."""
+    (``lossbench.overrides``; a sweep's summary finds its crossed factors there). A seed of
+    a stacked job (``stacked``) gets the overrides its job alone would have had: ``seeds=``
+    dropped, ``seed=`` its own."""
     tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
     if HydraConfig.initialized():
-        tags["lossbench.overrides"] = " ".join(HydraConfig.get().overrides.task)[:5000]
+        overrides = list(HydraConfig.get().overrides.task)
+        if stacked:
+            own = f"seed={cfg.seed}"
+            overrides = [own if o.startswith("seed=") else o for o in overrides
+                         if not o.startswith("seeds=")]
+            overrides += [] if own in overrides else [own]
+        tags["lossbench.overrides"] = " ".join(overrides)[:5000]
     return tags
 
 
@@ -75,22 +85,108 @@ def run(cfg: DictConfig) -> dict[str, float]:
     parent = sweep_parent_run(tracker, sweep_dir) if in_sweep else None
     try:
         with tracker.start(cfg.run_name, tags=job_tags(cfg), parent_run_id=parent):
-            tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
-            tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-            if cfg.torch_threads:
-                torch.set_num_threads(cfg.torch_threads)
-            seed_everything(cfg.seed)
-            tracker.set_tags({"device": str(device)})
-            log.info("%s on %s", cfg.run_name, device)
-            with recording() as files:
-                data = load_data(cfg)
-            tracker.log_dataset(data, _choice("data"), cfg.data._target_, files)
+            data = start_job(cfg, tracker, device)
             final = task.run(cfg, data, device, tracker)
-        log.info("%s: %s", cfg.run_name, ", ".join(f"{k}={v:.4g}" for k, v in final.items()
-                                                   if k.startswith("final_test")))
+        log_final(cfg, final)
     finally:  # where to look, failed or not
         log.info("MLflow run: %s", tracker.link())
     return final
+
+
+def start_job(cfg: DictConfig, tracker: Tracker, device: torch.device):
+    """A job's first steps in its open run: params, config, threads, seeding, data; returns
+    the data."""
+    tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+    tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    seed_everything(cfg.seed)
+    tracker.set_tags({"device": str(device)})
+    log.info("%s on %s", cfg.run_name, device)
+    with recording() as files:
+        data = load_data(cfg)
+    tracker.log_dataset(data, _choice("data"), cfg.data._target_, files)
+    return data
+
+
+def log_final(cfg: DictConfig, final: dict[str, float]) -> None:
+    log.info("%s: %s", cfg.run_name, ", ".join(f"{k}={v:.4g}" for k, v in final.items()
+                                               if k.startswith("final_test")))
+
+
+def seed_configs(cfg: DictConfig) -> list[DictConfig]:
+    """One config per seed of a stacked job (``seeds=[...]``): ``seed`` set, ``seeds`` empty,
+    so each seed's params and run name are those of its job alone."""
+    out = []
+    for seed in cfg.seeds:
+        one = cfg.copy()
+        one.seed, one.seeds = seed, []
+        out.append(one)
+    return out
+
+
+@contextlib.contextmanager
+def _runs(cfgs: list[DictConfig], trackers: list[Tracker],
+          parent: Optional[str]) -> Iterator[list[Optional[BaseException]]]:
+    """One open run per seed. The body puts each seed's error (or None) into the yielded
+    list: a run ends FINISHED, or FAILED with its own error; all FAILED when the body raises."""
+    opened, errors = [], [None] * len(cfgs)
+    try:
+        for c, tracker in zip(cfgs, trackers):
+            run_cm = tracker.start(c.run_name, tags=job_tags(c, stacked=True),
+                                   parent_run_id=parent)
+            run_cm.__enter__()
+            opened.append(run_cm)
+        yield errors
+    except BaseException:
+        for run_cm in opened:
+            run_cm.__exit__(*sys.exc_info())
+        raise
+    for run_cm, error in zip(opened, errors):
+        if error is None:
+            run_cm.__exit__(None, None, None)
+            continue
+        try:
+            raise error
+        except BaseException:
+            run_cm.__exit__(*sys.exc_info())
+
+
+def run_seeds(cfg: DictConfig) -> dict[str, "dict[str, float] | Exception"]:
+    """Run a stacked job (``seeds=[...]``, :mod:`lossbench.tasks.supervised.stacked`): one
+    MLflow run per seed, all trained together; return per run name its final metrics or the
+    error that ended that seed alone."""
+    validate(cfg)
+    task = task_module(cfg.task)
+    if not hasattr(task, "build"):
+        raise ConfigError(f"seeds: stacked seeds need a regression or classification task, "
+                          f"{cfg.name} is a {cfg.task} task: sweep seed instead")
+    from lossbench.tasks.supervised import stacked
+
+    stacked.check(cfg)
+    cfgs = seed_configs(cfg)
+    task.check(cfgs[0])
+    device = resolve_device(cfg.device)
+    trackers = [make_tracker(c) for c in cfgs]
+    sweep_dir = _sweep_dir()
+    in_sweep = sweep_dir is not None and not isinstance(trackers[0], NullTracker)
+    parent = sweep_parent_run(trackers[0], sweep_dir) if in_sweep else None
+    try:
+        with _runs(cfgs, trackers, parent) as errors:
+            tasks = [task.build(c, start_job(c, tr, device), device, tr)
+                     for c, tr in zip(cfgs, trackers)]
+            for tr in trackers:
+                tr.set_tags({"lossbench.stacked_seeds": " ".join(map(str, cfg.seeds))})
+            outcome = stacked.run_stacked(cfg, tasks, trackers)
+            for i, result in enumerate(outcome):
+                errors[i] = result if isinstance(result, Exception) else None
+        for c, result in zip(cfgs, outcome):
+            if not isinstance(result, Exception):
+                log_final(c, result)
+    finally:
+        for c, tr in zip(cfgs, trackers):
+            log.info("MLflow run of %s: %s", c.run_name, tr.link())
+    return {c.run_name: result for c, result in zip(cfgs, outcome)}
 
 
 def _choice(group: str) -> str:
@@ -107,28 +203,48 @@ register_configs()
 def hydra_main(cfg: DictConfig) -> Optional[float]:
     """Entry point: in a sweep a failed job is logged (and its run marked FAILED), its outcome
     recorded (lossbench.outcomes) and the sweep goes on; a single run exits non-zero: 2 with one
-    line for a user error, 1 with one line for a diverged run, a traceback for anything else."""
-    sweep_dir, job = _sweep_dir(), str(cfg.get("run_name", "?"))
+    line for a user error, 1 with one line for a diverged run, a traceback for anything else.
+    A stacked job (``seeds=[...]``) records one outcome per seed."""
+    sweep_dir = _sweep_dir()
+    stacked = bool(cfg.get("seeds"))  # a stacked job: one run (and outcome) per seed
+    jobs = [str(c.get("run_name", "?")) for c in (seed_configs(cfg) if stacked else [cfg])]
     try:
-        final = run(cfg)
-    except (ConfigError, DataNotFoundError, DataFileError) as e:
+        finals = run_seeds(cfg) if stacked else {jobs[0]: run(cfg)}
+    except Exception as e:
+        for job in jobs:
+            _failed(cfg, sweep_dir, job, e)
+        return None
+    diverged = False
+    for job, final in finals.items():
+        if isinstance(final, Exception):  # one seed of a stacked job diverged, alone
+            try:
+                _failed(cfg, sweep_dir, job, final)
+            except SystemExit:  # not in a sweep: the other seeds' runs finish first
+                diverged = True
+        elif sweep_dir is not None:
+            outcomes.record(sweep_dir, job, "finished")
+    if diverged:
+        raise SystemExit(1)
+    done = [f for f in finals.values() if not isinstance(f, Exception)]
+    return done[0].get(f"final_{cfg.trainer.monitor}") if done else None
+
+
+def _failed(cfg: DictConfig, sweep_dir: Optional[str], job: str, e: Exception) -> None:
+    """A failed job: in a sweep, log and record its outcome; alone, exit as
+    :func:`hydra_main` says (re-raising what is not a user error or a divergence)."""
+    if isinstance(e, (ConfigError, DataNotFoundError, DataFileError)):
         if sweep_dir is None:  # a user error: its message, not a traceback
             print(f"lossbench: error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
         log.error("job %s failed: %s: %s", job, type(e).__name__, e)
         refused = isinstance(e, ConfigError) and not isinstance(e, CheckpointError)
         outcomes.record(sweep_dir, job, "refused" if refused else "failed", str(e))
-        return None
-    except Exception as e:
-        if sweep_dir is None:
-            if isinstance(e, TrainingDiverged):  # the run is FAILED with its reason
-                print(f"lossbench: error: training diverged: {e}; lower optimizer.lr "
-                      f"(now {cfg.optimizer.lr:g}) or set trainer.grad_clip", file=sys.stderr)
-                raise SystemExit(1) from None
-            raise
-        log.error("job %s failed: %s: %s", job, type(e).__name__, e)
-        outcomes.record(sweep_dir, job, "failed", f"{type(e).__name__}: {e}")
-        return None
-    if sweep_dir is not None:
-        outcomes.record(sweep_dir, job, "finished")
-    return final.get(f"final_{cfg.trainer.monitor}")
+        return
+    if sweep_dir is None:
+        if isinstance(e, TrainingDiverged):  # the run is FAILED with its reason
+            print(f"lossbench: error: training diverged: {e}; lower optimizer.lr "
+                  f"(now {cfg.optimizer.lr:g}) or set trainer.grad_clip", file=sys.stderr)
+            raise SystemExit(1) from None
+        raise e
+    log.error("job %s failed: %s: %s", job, type(e).__name__, e)
+    outcomes.record(sweep_dir, job, "failed", f"{type(e).__name__}: {e}")

@@ -153,6 +153,13 @@ class LossbenchConf:
     loss_name: str = "${lossbench.loss_name:${hydra:runtime.choices.loss}}"
     run_name: str = "${name}-${loss_name}-s${seed}"
     seed: int = 0
+    # train these seeds as ONE stacked model, each seed its own MLflow run with what it would
+    # log alone (regression and classification; lossbench.tasks.supervised.stacked); empty:
+    # the job trains `seed` alone
+    seeds: list[int] = field(default_factory=list)
+    # in a sweep (-m): the jobs that differ only in seed run as stacked jobs (seeds=[...]),
+    # as many per condition as keep the launcher's workers busy (lossbench.sweeper)
+    stack_seeds: bool = False
     # auto: cuda when available, else cpu
     device: str = "auto"
     # CPU threads torch may use (0: torch's default); set it per job in parallel sweeps
@@ -186,6 +193,8 @@ class LossbenchConf:
         ok = self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None
         require(ok, "device", "auto, cpu, cuda or cuda:N", self.device)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
+        require(all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
+                "seeds", "distinct seeds >= 0 (empty: train seed alone)", list(self.seeds))
         require(self.torch_threads >= 0, "torch_threads", ">= 0 (0: torch's default)",
                  self.torch_threads)
 
