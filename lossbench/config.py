@@ -212,6 +212,10 @@ def register_configs() -> None:
     """Put the root schema and each group's schemas into Hydra's ConfigStore."""
     cs = ConfigStore.instance()
     cs.store(name="lossbench_schema", node=LossbenchConf)
+    # Hydra's basic sweeper, able to stack seeds (stack_seeds=true; lossbench.sweeper)
+    cs.store(group="hydra/sweeper", name="lossbench", provider="lossbench",
+             node={"_target_": "hydra_plugins.lossbench_sweeper.StackingSweeper",
+                   "max_batch_size": None, "params": None})
     for group, schemas in all_schemas().items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)
