@@ -10,7 +10,10 @@ import torch
 
 import lossbench.app as app
 from lossbench.schema import ConfigError
-from lossbench.tasks.supervised.stacked import clip_per_seed
+from lossbench.tasks.supervised.classification import encode_target, loss_input
+from lossbench.tasks.supervised.loop import Batches
+from lossbench.tasks.supervised.losses import build_loss, loss_spec
+from lossbench.tasks.supervised.stacked import Stack, clip_per_seed, stacked_losses
 from tests.conftest import CPU, MetricLog, compose_config
 from tests.fakedata import fake_spambase
 
@@ -111,3 +114,38 @@ def test_dropout_is_refused(tmp_path):
 def test_a_gan_is_refused():
     with pytest.raises(ConfigError, match="seeds"):
         app.run_seeds(compose_config(*CPU, "scenario=wgan", "seeds=[0,1]"))
+
+
+SUPERVISED_LOSSES = {  # loss option -> scenario whose head it fits
+    **{loss: "diabetes" for loss in ("mse", "mae", "huber", "log_cosh")},
+    **{loss: "spam" for loss in ("bce", "weighted_bce", "focal", "hinge")},
+    **{loss: "mnist" for loss in ("ce", "sparse_ce", "weighted_ce", "kl_div", "ce_smooth",
+                                  "brier", "multi_hinge", "softmax_focal")},
+}
+
+
+@pytest.mark.parametrize("loss", sorted(SUPERVISED_LOSSES))
+def test_every_loss_gives_each_seed_its_own_value(loss):
+    """The stacked loss (one vmap-ed call, or a loop when the loss holds tensors) equals each
+    seed's loss computed alone, for every supervised loss option."""
+    cfg = compose_config(*CPU, f"scenario={SUPERVISED_LOSSES[loss]}", f"loss={loss}")
+    spec, k = loss_spec(cfg), {"diabetes": 1, "spam": 2, "mnist": 10}[SUPERVISED_LOSSES[loss]]
+    g = torch.Generator().manual_seed(0)
+    runs, models = [], []
+    for seed in range(3):
+        y = torch.randint(0, k, (40,), generator=g) if k > 1 else torch.randn(40, generator=g)
+        target = encode_target(y, spec.target_encoding, k) if k > 1 else y
+        fn = build_loss(cfg.loss, y_train=y.numpy(), num_classes=k)
+        outputs = 1 if k <= 2 else k
+        torch.manual_seed(seed)
+        models.append(torch.nn.Linear(5, outputs))
+        runs.append(Batches(torch.randn(40, 5, generator=g), target, fn,
+                            (lambda o: o.squeeze(-1)) if k == 1 else
+                            (lambda o: loss_input(o, spec)), 16, torch.Generator().manual_seed(seed)))
+    stack = Stack(models)
+    got, size = next(iter(stacked_losses(stack, runs)(1)))
+    assert size == 16
+    for i, (b, m) in enumerate(zip(runs, models)):
+        idx = torch.randperm(40, generator=torch.Generator().manual_seed(i))[:16]
+        alone = b.loss_fn(b.to_loss_input(m(b.x[idx])), b.target[idx])
+        torch.testing.assert_close(got[i], alone)

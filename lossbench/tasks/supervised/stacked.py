@@ -8,7 +8,8 @@ seeds. Each seed keeps exactly what it would have alone:
   :func:`torch.func.stack_module_state` and called through ``vmap(functional_call(...))``;
 * its batch order: each epoch every seed draws its permutation from its own generator;
 * its gradient: the loss is the sum of the per-seed losses (each the seed's own loss module on
-  its own slice), so a seed's parameters get only its loss's gradient, and elementwise
+  its own slice; one ``vmap``-ed call when the loss holds no tensors, so is the same function
+  for every seed), so a seed's parameters get only its loss's gradient, and elementwise
   optimizers (Adam, SGD, RMSprop) keep per-seed state in the stacked tensors; gradient
   clipping is per seed (:func:`clip_per_seed`);
 * its early stopping and best-epoch restore: after each epoch's steps the stack is copied back
@@ -81,16 +82,27 @@ def stacked_losses(stack: Stack, runs: Sequence[Batches],
     x = torch.stack([b.x for b in runs])
     target = torch.stack([b.target for b in runs])
     rows = torch.arange(len(runs), device=x.device)[:, None]
+    first = runs[0]
+    if any(_has_tensors(b.loss_fn) for b in runs):  # e.g. a pos_weight from each seed's labels
+        def per_seed(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return torch.stack([b.loss_fn(b.to_loss_input(o), t)
+                                for b, o, t in zip(runs, out, y)])
+    else:  # the seeds' losses are the same function: one batched call
+        per_seed = vmap(lambda o, t: first.loss_fn(first.to_loss_input(o), t))
 
     def losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
         orders = [batch_indices(len(b.x), b.batch_size, b.generator, x.device) for b in runs]
         for idx in zip(*orders):
             idx = torch.stack(idx)
-            out, y = stack(x[rows, idx]), target[rows, idx]
-            yield torch.stack([b.loss_fn(b.to_loss_input(o), t)
-                               for b, o, t in zip(runs, out, y)]), idx.shape[1]
+            yield per_seed(stack(x[rows, idx]), target[rows, idx]), idx.shape[1]
 
     return losses
+
+
+def _has_tensors(module: object) -> bool:
+    """Whether a loss holds tensors (parameters, buffers) that may differ between seeds."""
+    return isinstance(module, nn.Module) and any(
+        True for _ in (*module.parameters(), *module.buffers()))
 
 
 @torch.no_grad()
