@@ -208,6 +208,15 @@ class LossbenchConf:
     loss_name: str = "${lossbench.loss_name:${hydra:runtime.choices.loss}}"
     run_name: str = "${name}-${loss_name}-s${seed}"
     seed: int = 0
+    # train these seeds in one job, each seed its own MLflow run with what it would log alone:
+    # as ONE stacked model where the task can (regression and classification without dropout,
+    # resume, on_diverge=stop or measure_steps; lossbench.tasks.supervised.stacked), else one
+    # after another; empty: the job trains `seed` alone
+    seeds: list[int] = field(default_factory=list)
+    # in a sweep (-m): the jobs that differ only in seed run as stacked jobs (seeds=[...]),
+    # as many per condition as keep the launcher's workers busy (lossbench.sweeper);
+    # false: one job per seed (the same runs under the same parent)
+    stack_seeds: bool = True
     # auto: cuda when available, else cpu
     device: str = "auto"
     # CPU threads torch may use (0: torch's default); set it per job in parallel sweeps
@@ -245,6 +254,8 @@ class LossbenchConf:
         ok = self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None
         require(ok, "device", "auto, cpu, cuda or cuda:N", self.device)
         require(self.seed >= 0, "seed", ">= 0", self.seed)
+        require(all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
+                "seeds", "distinct seeds >= 0 (empty: train seed alone)", list(self.seeds))
         require(self.torch_threads >= 0, "torch_threads", ">= 0 (0: torch's default)",
                  self.torch_threads)
 
@@ -262,6 +273,10 @@ def register_configs() -> None:
     """Put the root schema and each group's schemas into Hydra's ConfigStore."""
     cs = ConfigStore.instance()
     cs.store(name="lossbench_schema", node=LossbenchConf)
+    # Hydra's basic sweeper that stacks seeds (stack_seeds, on by default; lossbench.sweeper)
+    cs.store(group="hydra/sweeper", name="lossbench", provider="lossbench",
+             node={"_target_": "hydra_plugins.lossbench_sweeper.StackingSweeper",
+                   "max_batch_size": None, "params": None})
     for group, schemas in all_schemas().items():
         for name, node in schemas.items():
             cs.store(group=f"schema/{group}", name=name, node=node)

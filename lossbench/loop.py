@@ -76,6 +76,30 @@ def weights_finite(model: nn.Module) -> bool:
     return bool(torch.stack(flags).all().item()) if flags else True
 
 
+def end_epoch(s: FitState, epoch: int, train_loss: float, model: nn.Module, *, patience: int,
+              monitor: str, monitor_mode: str, evaluate: Callable[[], dict[str, float]],
+              on_epoch: Callable[[int, dict[str, float]], None]) -> None:
+    """What follows an epoch's optimizer steps, for one model alone or one slice of a stack
+    (:mod:`lossbench.tasks.supervised.stacked`): refuse a non-finite training loss, evaluate,
+    record the history, hand the metrics to ``on_epoch``, and early stopping (the best epoch's
+    weights kept, ``stopped`` once ``patience`` epochs passed without improving)."""
+    if not math.isfinite(train_loss):
+        raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
+    metrics = {"train_loss": train_loss, **evaluate()}
+    if monitor not in metrics:
+        raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
+                       f"choose one of {sorted(metrics)}")
+    s.history.append({"epoch": epoch, **metrics})
+    s.epoch = epoch
+    on_epoch(epoch, metrics)
+    if improved(metrics[monitor], s.best, monitor_mode):
+        s.best, s.best_epoch, s.since_best = metrics[monitor], epoch, 0
+        s.best_weights = copy.deepcopy(model.state_dict())
+    else:
+        s.since_best += 1
+        s.stopped = bool(patience and s.since_best >= patience)
+
+
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
         epoch_losses: Callable[[int], Iterator[tuple[torch.Tensor, int]]], *,
         epochs: int, patience: int, monitor: str, monitor_mode: str,
@@ -123,19 +147,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer,
             s.epoch, s.diverged_epoch, s.stopped = epoch, epoch, True
             on_state(s)
             break
-        metrics = {"train_loss": train_loss, **evaluate()}
-        if monitor not in metrics:
-            raise KeyError(f"trainer.monitor={monitor!r} is not a metric; "
-                           f"choose one of {sorted(metrics)}")
-        s.history.append({"epoch": epoch, **metrics})
-        s.epoch = epoch
-        on_epoch(epoch, metrics)
-        if improved(metrics[monitor], s.best, monitor_mode):
-            s.best, s.best_epoch, s.since_best = metrics[monitor], epoch, 0
-            s.best_weights = copy.deepcopy(model.state_dict())
-        else:
-            s.since_best += 1
-            s.stopped = bool(patience and s.since_best >= patience)
+        end_epoch(s, epoch, train_loss, model, patience=patience, monitor=monitor,
+                  monitor_mode=monitor_mode, evaluate=evaluate, on_epoch=on_epoch)
         on_state(s)
     model.load_state_dict(s.best_weights)
     return FitResult(history=s.history, best_epoch=s.best_epoch, epochs_run=s.epoch,

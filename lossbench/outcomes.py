@@ -32,8 +32,10 @@ def _append(path: Path, line: str) -> None:
 
 def job_key(overrides: str) -> str:
     """A job's identity in its sweep: its Hydra overrides without ``resume=...`` (a re-launch
-    adds it), e.g. ``"loss=mae seed=1 resume=true"`` -> ``"loss=mae seed=1"``."""
-    return " ".join(o for o in overrides.split() if o.lstrip("+~").split("=", 1)[0] != "resume")
+    adds it) and ``stack_seeds=...`` (how seeds are grouped does not change a job), e.g.
+    ``"loss=mae seed=1 resume=true"`` -> ``"loss=mae seed=1"``."""
+    return " ".join(o for o in overrides.split()
+                    if o.lstrip("+~").split("=", 1)[0] not in ("resume", "stack_seeds"))
 
 
 def record(sweep_dir: str, job: str, outcome: str, reason: str = "", overrides: str = "") -> None:

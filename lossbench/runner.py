@@ -48,6 +48,8 @@ class EpochTask:
     * ``score(part)`` returns the metrics of split ``part`` ("val" or "test"), unprefixed;
     * ``figures(result)`` maps artifact paths to figure builders, called once at the end.
     * ``rngs`` names the task's own generators (torch or numpy) that a resume must restore.
+    * ``batches``: the training data and loss as whole tensors, for kinds whose seeds can
+      train as one stacked model (:mod:`lossbench.tasks.supervised.stacked`); None otherwise.
     """
 
     model: torch.nn.Module
@@ -55,6 +57,7 @@ class EpochTask:
     score: Callable[[str], dict[str, float]]
     figures: Callable[[FitResult], dict[str, Callable]] = field(default=lambda result: {})
     rngs: dict[str, Any] = field(default_factory=dict)
+    batches: Any = None
 
 
 # settings a resumed job must share with the job it continues (epochs and patience may change)
@@ -115,6 +118,23 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
                  grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
                  on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
                  state=start, on_state=save, on_diverge=tc.on_diverge)
+    final = finish(cfg, task, tracker, result, result.epochs_run - (start.epoch if start else 0))
+    if tc.measure_steps:  # last: the extra steps change the model
+        device = next(task.model.parameters()).device
+        cost = stepcost.measure(task.model, optimizer, task.epoch_losses, tc.measure_steps,
+                                device, tc.grad_clip)
+        tracker.log_metrics(cost, step=result.epochs_run)
+        final |= cost
+    return final
+
+
+def finish(cfg: DictConfig, task: EpochTask, tracker: Tracker, result: FitResult,
+           trained_here: int) -> dict[str, float]:
+    """After the loop (weights restored to the best epoch), for one run alone or one seed of
+    a stack: score val and test once (and train, with ``trainer.diagnostics``), log the
+    ``final_*`` metrics, the epoch counts and times (``trained_here``: epochs this process
+    trained) and the figures; return the final metrics."""
+    tc = cfg.trainer
     parts = ("train", "val", "test") if tc.diagnostics else ("val", "test")
     final = {f"final_{k}": v for part in parts
              for k, v in prefixed(part, task.score(part)).items()}
@@ -123,16 +143,9 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
     if tc.on_diverge == "stop":
         final["final_diverged"] = float(result.diverged_epoch > 0)
         final["diverged_epoch"] = result.diverged_epoch
-    trained_here = result.epochs_run - (start.epoch if start else 0)  # seconds: this process
     final |= {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "train_seconds": result.seconds,
               "seconds_per_epoch": result.seconds / max(trained_here, 1)}
     tracker.log_metrics(final, step=result.epochs_run)
     log_figures(tracker, task.figures(result))
-    if tc.measure_steps:  # last: the extra steps change the model
-        device = next(task.model.parameters()).device
-        cost = stepcost.measure(task.model, optimizer, task.epoch_losses, tc.measure_steps,
-                                device, tc.grad_clip)
-        tracker.log_metrics(cost, step=result.epochs_run)
-        final |= cost
     return final

@@ -103,6 +103,9 @@ class TrainerConf:
     # after training, time this many more steps and profile one's memory (final_step_seconds,
     # final_step_peak_bytes; lossbench.stepcost, the C14 study); 0: measure nothing
     measure_steps: int = 0
+    # floating-point type of the model and the data (supervised kinds): float32, or float64
+    # (slower; for checks that need exact arithmetic, e.g. stacked against unstacked seeds)
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         require(self.epochs > 0, "trainer.epochs", "> 0", self.epochs)
@@ -118,6 +121,8 @@ class TrainerConf:
                 self.on_diverge)
         require(self.measure_steps >= 0, "trainer.measure_steps", ">= 0 (0: none)",
                 self.measure_steps)
+        require(self.dtype in ("float32", "float64"), "trainer.dtype", "float32 or float64",
+                self.dtype)
 
 
 

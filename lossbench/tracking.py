@@ -147,7 +147,13 @@ def log_figures(tracker: Tracker, figures: dict[str, Callable[[], Any]]) -> None
 class MlflowTracker:
     """Logs one job to one MLflow run. Every write retries transient store errors for up to
     ``retry_s`` seconds, then goes to the spool in ``spool_dir`` (lossbench.store); the run
-    records host, pid and a heartbeat every ``heartbeat_s`` seconds (lossbench.lifecycle)."""
+    records host, pid and a heartbeat every ``heartbeat_s`` seconds (lossbench.lifecycle).
+
+    Metrics are buffered and sent in batches (one ``log_batch`` per ``FLUSH_SECONDS`` at
+    most, up to MLflow's 1000 per request): a synchronous database write per epoch was a
+    quarter of a small model's epoch. The run's end flushes them, failed or not."""
+
+    FLUSH_SECONDS = 5.0
 
     def __init__(self, uri: str, experiment: str, artifact_location: Optional[str] = None,
                  plots: bool = True, system_metrics: bool = False,
@@ -169,6 +175,8 @@ class MlflowTracker:
         self.spool_path = Path(spool_dir) / SPOOL_FILE
         self.spool: Optional[Spool] = None
         self._beat = 0.0
+        self._pending: list[tuple[str, float, int, int]] = []
+        self._flushed = time.monotonic()
 
     @contextlib.contextmanager
     def start(self, run_name: str, tags: dict[str, str],
@@ -202,6 +210,7 @@ class MlflowTracker:
         else:
             status = "FINISHED"
         finally:
+            self.flush()
             if monitor is not None:
                 _stop_system_metrics(monitor)
             end = int(time.time() * 1000)
@@ -262,13 +271,23 @@ class MlflowTracker:
             self._batch(params=dict(items[i:i + 100]))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """The metrics at ``step``, with the heartbeat when ``heartbeat_s`` has passed."""
-        now = time.time()
+        """Buffer the metrics at ``step``; send the buffer when ``FLUSH_SECONDS`` have
+        passed since the last send, with the heartbeat when ``heartbeat_s`` has passed."""
+        now = int(time.time() * 1000)
+        self._pending += [(k, float(v), now, step) for k, v in metrics.items()]
+        if time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the buffered metrics (with the heartbeat tag when it is due)."""
+        pending, self._pending = self._pending, []
         tags = None
         if time.monotonic() - self._beat >= self.heartbeat_s:
-            tags, self._beat = {HEARTBEAT_TAG: str(int(now))}, time.monotonic()
-        self._batch([(k, float(v), int(now * 1000), step) for k, v in metrics.items()],
-                    tags=tags)
+            tags, self._beat = {HEARTBEAT_TAG: str(int(time.time()))}, time.monotonic()
+        for i in range(0, max(len(pending), 1), 1000):  # MLflow takes at most 1000 per batch
+            if pending[i:i + 1000] or tags:
+                self._batch(pending[i:i + 1000], tags=tags if i == 0 else None)
+        self._flushed = time.monotonic()
 
     def set_tags(self, tags: dict[str, str]) -> None:
         self._batch(tags={k: str(v) for k, v in tags.items()})

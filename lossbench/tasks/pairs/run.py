@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor
+from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor, require
 from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
@@ -87,6 +87,8 @@ def check(cfg: DictConfig) -> None:
                           "fixed pairs without identities: use contrastive or cosine_embedding")
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
+    require(cfg.trainer.dtype == "float32", "trainer.dtype",
+            f"float32 for {cfg.name} (float64 is for the supervised kinds)", cfg.trainer.dtype)
     check_monitor(cfg, ["train_loss", *(f"val_{k}" for k in ("threshold", *VERIFICATION))])
     if cfg.trainer.diagnostics:
         raise ConfigError("trainer.diagnostics: must be false for verification (its training "

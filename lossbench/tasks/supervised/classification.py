@@ -36,7 +36,7 @@ from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
+from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
                                                 classification_metrics)
@@ -121,16 +121,29 @@ def probabilities(out: torch.Tensor, binary: bool) -> torch.Tensor:
 
 
 def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
+    task = build(cfg, splits, device, tracker)
+    final = run_epochs(cfg, task, tracker)
+    if cfg.trainer.measure_steps:
+        memory = target_memory(task.batches.target, final["final_step_peak_bytes"])
+        tracker.log_metrics(memory, step=final["epochs_run"])
+        final |= memory
+    return final
+
+
+def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> EpochTask:
+    """The model (initialized from the global RNG, seeded by the job), its batches and scores;
+    tags the prior bias and the data's class counts."""
     spec, k = loss_spec(cfg), int(cfg.data.num_classes)
     binary = spec.head == "binary"
-    tensors = to_device(splits, device)
+    dtype = getattr(torch, cfg.trainer.dtype)
+    tensors = to_device(splits, device, cfg.trainer.dtype)
     x_train, y_train = tensors["train"]
     model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
-                        out_features=head_size(spec, k)).to(device)
+                        out_features=head_size(spec, k)).to(device, dtype)
     if spec.prior_bias_init:
         bias = init_prior_bias(model, splits.y_train)
         tracker.set_tags({"model.initial_bias": np.array2string(bias, precision=4)})
-    loss_fn = build_loss(cfg.loss, y_train=splits.y_train, num_classes=k).to(device)
+    loss_fn = build_loss(cfg.loss, y_train=splits.y_train, num_classes=k).to(device, dtype)
     tracker.set_tags({f"data.{key}": v for key, v in splits.info.items()})
 
     @torch.no_grad()
@@ -160,18 +173,12 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 y_true, proba, f"test: {title}")
         return out
 
-    batches = batch_generator(cfg.seed, device)
-    targets = encode_target(y_train, spec.target_encoding, k)
-    losses = epoch_losses(model, loss_fn, x_train, targets,
-                          batch_size=cfg.trainer.batch_size, generator=batches,
-                          to_loss_input=lambda out: loss_input(out, spec))
-    final = run_epochs(cfg, EpochTask(model, losses, score, figures,
-                                      rngs={"batches": batches}), tracker)
-    if cfg.trainer.measure_steps:
-        memory = target_memory(targets, final["final_step_peak_bytes"])
-        tracker.log_metrics(memory, step=final["epochs_run"])
-        final |= memory
-    return final
+    target = encode_target(y_train, spec.target_encoding, k)
+    batches = Batches(x_train, target.to(dtype) if target.is_floating_point() else target,
+                      loss_fn, lambda out: loss_input(out, spec), cfg.trainer.batch_size,
+                      batch_generator(cfg.seed, device))
+    return EpochTask(model, batches.epoch_losses(model), score, figures,
+                     rngs={"batches": batches.generator}, batches=batches)
 
 
 def target_memory(targets: torch.Tensor, step_peak_bytes: float) -> dict[str, float]:

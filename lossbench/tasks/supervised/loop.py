@@ -4,6 +4,7 @@ of the training rows sliced into batches, one loss per batch."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -28,9 +29,30 @@ def epoch_metrics(names: "tuple[str, ...]") -> list[str]:
     return ["train_loss", *(f"val_{n}" for n in names)]
 
 
-def to_device(splits: Splits, device: torch.device) -> Tensors:
-    return {part: tuple(torch.as_tensor(a, device=device) for a in splits.split(part))
-            for part in ("train", "val", "test")}
+def to_device(splits: Splits, device: torch.device, dtype: str = "float32") -> Tensors:
+    """The splits as tensors on ``device``, floating arrays as ``dtype`` (trainer.dtype)."""
+    def tensor(a) -> torch.Tensor:
+        t = torch.as_tensor(a, device=device)
+        return t.to(getattr(torch, dtype)) if t.is_floating_point() else t
+
+    return {part: tuple(tensor(a) for a in splits.split(part)) for part in ("train", "val", "test")}
+
+
+@dataclass
+class Batches:
+    """One run's training rows and loss as whole tensors: what :func:`epoch_losses` slices a
+    permutation of, and what stacked seeds stack (:mod:`lossbench.tasks.supervised.stacked`)."""
+
+    x: torch.Tensor
+    target: torch.Tensor
+    loss_fn: Callable
+    to_loss_input: Callable[[torch.Tensor], torch.Tensor]
+    batch_size: int
+    generator: torch.Generator
+
+    def epoch_losses(self, model: torch.nn.Module) -> Callable[[int], Iterator[tuple[torch.Tensor, int]]]:
+        return epoch_losses(model, self.loss_fn, self.x, self.target, batch_size=self.batch_size,
+                            generator=self.generator, to_loss_input=self.to_loss_input)
 
 
 def epoch_losses(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, target: torch.Tensor,

@@ -16,7 +16,7 @@ from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import check_common, epoch_losses, epoch_metrics, to_device
+from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics, rms_distance
 from lossbench.tasks.supervised.schema import RegressionDataConf, SkewedNoiseConf
@@ -38,9 +38,17 @@ def check(cfg: DictConfig) -> None:
 
 
 def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> dict[str, float]:
-    tensors = to_device(splits, device)
+    return run_epochs(cfg, build(cfg, splits, device, tracker), tracker)
+
+
+def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker) -> EpochTask:
+    """The model (initialized from the global RNG, seeded by the job), its batches and scores."""
+    del tracker  # regression tags nothing of its own
+    dtype = cfg.trainer.dtype
+    tensors = to_device(splits, device, dtype)
     x_train, y_train = tensors["train"]
-    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:], out_features=1).to(device)
+    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:], out_features=1).to(
+        device, getattr(torch, dtype))
 
     def to_units(a: np.ndarray) -> np.ndarray:
         scaler = splits.target_scaler
@@ -73,9 +81,7 @@ def run(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracker)
                 f"test: {title}")
         return out
 
-    batches = batch_generator(cfg.seed, device)
-    losses = epoch_losses(model, build_loss(cfg.loss), x_train, y_train,
-                          batch_size=cfg.trainer.batch_size, generator=batches,
-                          to_loss_input=lambda out: out.squeeze(-1))
-    return run_epochs(cfg, EpochTask(model, losses, score, figures,
-                                          rngs={"batches": batches}), tracker)
+    batches = Batches(x_train, y_train, build_loss(cfg.loss), lambda out: out.squeeze(-1),
+                      cfg.trainer.batch_size, batch_generator(cfg.seed, device))
+    return EpochTask(model, batches.epoch_losses(model), score, figures,
+                     rngs={"batches": batches.generator}, batches=batches)

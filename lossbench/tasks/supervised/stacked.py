@@ -1,0 +1,186 @@
+"""Stacked seeds: the seeds of one supervised job trained as ONE stacked model (``seeds=[...]``).
+
+Small models are bound by per-step Python and dispatch costs; a stack pays them once for all
+seeds. Each seed keeps exactly what it would have alone:
+
+* its model is built by the task's own ``build`` after ``seed_everything(seed)`` (same initial
+  weights, same data split, same loss), then the models are stacked with
+  :func:`torch.func.stack_module_state` and called through ``vmap(functional_call(...))``;
+* its batch order: each epoch every seed draws its permutation from its own generator;
+* its gradient: the loss is the sum of the per-seed losses (each the seed's own loss module on
+  its own slice; one ``vmap``-ed call when the loss holds no tensors, so is the same function
+  for every seed), so a seed's parameters get only its loss's gradient, and elementwise
+  optimizers (Adam, SGD, RMSprop) keep per-seed state in the stacked tensors; gradient
+  clipping is per seed (:func:`clip_per_seed`);
+* its early stopping and best-epoch restore: after each epoch's steps the stack is copied back
+  into the seeds' own models, which the task scores and :func:`lossbench.loop.end_epoch`
+  judges per seed; a stopped seed's slice keeps training harmlessly (its best weights are
+  restored at the end) until every seed has stopped;
+* its MLflow run (lossbench.app opens one per seed), with the same metrics, figures and
+  ``train_seconds`` as the stack's wall time divided by the number of seeds.
+
+A seed whose training loss becomes non-finite fails alone (its run FAILED). Not stacked
+(:func:`unstackable` says why; the job's seeds then train one after another in its process):
+models with dropout (it draws from the global RNG, so no seed could match its unstacked run),
+``resume=true`` (no checkpoints are written), ``trainer.on_diverge=stop`` and
+``trainer.measure_steps`` (both judge one model's own weights and steps).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Union
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from lossbench.loop import FitResult, FitState, TrainingDiverged, batch_indices, end_epoch
+from lossbench.runner import EpochTask, finish, prefixed
+from lossbench.tasks.supervised.loop import Batches
+from lossbench.tracking import Tracker
+
+
+def unstackable(cfg: DictConfig) -> str:
+    """Why the job's seeds cannot train as one stack seed by seed exactly as alone ("" when
+    they can), decided before any data loads."""
+    if cfg.model.get("dropout", 0.0) > 0:
+        return f"model.dropout={cfg.model.dropout} draws from the global RNG"
+    if cfg.resume:
+        return "resume=true needs each seed's own checkpoints"
+    if cfg.trainer.on_diverge != "raise":
+        return f"trainer.on_diverge={cfg.trainer.on_diverge} judges one model's weights"
+    if cfg.trainer.measure_steps:
+        return "trainer.measure_steps times one model's steps"
+    return ""
+
+
+class Stack:
+    """Several models of one architecture as one: stacked parameters (seed first), a batched
+    forward, and :meth:`unstack` to copy the parameters back into each seed's own model."""
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        self.models = list(models)
+        self.params, self.buffers = stack_module_state(self.models)
+        base = copy.deepcopy(self.models[0]).to("meta")
+        self._forward = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(self.params, self.buffers, x)
+
+    @torch.no_grad()
+    def unstack(self) -> None:
+        stacked = {**self.params, **self.buffers}
+        for i, model in enumerate(self.models):
+            model.load_state_dict({k: v[i] for k, v in stacked.items()})
+
+
+def stacked_losses(stack: Stack, runs: Sequence[Batches],
+                   ) -> Callable[[int], Iterator[tuple[torch.Tensor, int]]]:
+    """``epoch -> (per-seed batch losses (seeds,), batch size)``: each seed's batches come
+    from its own permutation (drawn from its own generator, as alone), all seeds at once."""
+    x = torch.stack([b.x for b in runs])
+    target = torch.stack([b.target for b in runs])
+    rows = torch.arange(len(runs), device=x.device)[:, None]
+    first = runs[0]
+    if any(_has_tensors(b.loss_fn) for b in runs):  # e.g. a pos_weight from each seed's labels
+        def per_seed(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return torch.stack([b.loss_fn(b.to_loss_input(o), t)
+                                for b, o, t in zip(runs, out, y)])
+    else:  # the seeds' losses are the same function: one batched call
+        per_seed = vmap(lambda o, t: first.loss_fn(first.to_loss_input(o), t))
+
+    def losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
+        orders = [batch_indices(len(b.x), b.batch_size, b.generator, x.device) for b in runs]
+        for idx in zip(*orders):
+            idx = torch.stack(idx)
+            yield per_seed(stack(x[rows, idx]), target[rows, idx]), idx.shape[1]
+
+    return losses
+
+
+def _has_tensors(module: object) -> bool:
+    """Whether a loss holds tensors (parameters, buffers) that may differ between seeds."""
+    return isinstance(module, nn.Module) and any(
+        True for _ in (*module.parameters(), *module.buffers()))
+
+
+@torch.no_grad()
+def clip_per_seed(params: Sequence[torch.Tensor], max_norm: float) -> None:
+    """:func:`torch.nn.utils.clip_grad_norm_` for each seed's slice of stacked parameters."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], dim=1)
+    coef = (max_norm / (torch.linalg.vector_norm(norms, dim=1) + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *[1] * (g.dim() - 1)))
+
+
+def fit_stack(stack: Stack, optimizer: torch.optim.Optimizer,
+              epoch_losses: Callable[[int], Iterator[tuple[torch.Tensor, int]]], *,
+              epochs: int, patience: int, monitor: str, monitor_mode: str, grad_clip: float,
+              evaluate: Sequence[Callable[[], dict[str, float]]],
+              on_epoch: Sequence[Callable[[int, dict[str, float]], None]],
+              ) -> list[Union[FitResult, TrainingDiverged]]:
+    """:func:`lossbench.loop.fit` for a stack: one optimizer step per batch for all seeds,
+    then per seed (``evaluate[i]``, ``on_epoch[i]``) the same end of epoch as alone; the
+    seeds' own models end with their best epoch's weights. Returns per seed its result, or
+    the :class:`TrainingDiverged` that ended it."""
+    states = [FitState(best=math.inf if monitor_mode == "min" else -math.inf,
+                       best_weights=copy.deepcopy(m.state_dict())) for m in stack.models]
+    failed: dict[int, TrainingDiverged] = {}
+    tic = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        live = [i for i, s in enumerate(states) if not s.stopped]
+        if not live:
+            break
+        total, count = None, 0
+        for losses, size in epoch_losses(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            if grad_clip > 0:
+                clip_per_seed(list(stack.params.values()), grad_clip)
+            optimizer.step()
+            weighted = losses.detach() * size
+            total = weighted if total is None else total + weighted
+            count += size
+        train_loss = (total / count).tolist()  # one device sync per epoch
+        stack.unstack()
+        for i in live:
+            try:
+                end_epoch(states[i], epoch, train_loss[i], stack.models[i], patience=patience,
+                          monitor=monitor, monitor_mode=monitor_mode, evaluate=evaluate[i],
+                          on_epoch=on_epoch[i])
+            except TrainingDiverged as e:
+                failed[i], states[i].stopped = e, True
+    share = (time.perf_counter() - tic) / len(states)
+    results: list[Union[FitResult, TrainingDiverged]] = []
+    for i, (s, model) in enumerate(zip(states, stack.models)):
+        model.load_state_dict(s.best_weights)
+        results.append(failed.get(i) or FitResult(history=s.history, best_epoch=s.best_epoch,
+                                                  epochs_run=s.epoch, seconds=share))
+    return results
+
+
+def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[Tracker],
+                ) -> list[Union[dict[str, float], TrainingDiverged]]:
+    """Train the seeds' tasks (built by the task kind's ``build``, one per seed) as one
+    stack with ``cfg.optimizer`` and ``cfg.trainer``; log each seed's ``train_loss`` and
+    ``val_*`` per epoch and its ``final_*`` metrics and figures into its own tracker, as
+    :func:`lossbench.runner.run_epochs` does alone. Returns per seed its final metrics, or
+    the error that ended it."""
+    tc = cfg.trainer
+    stack = Stack([t.model for t in tasks])
+    optimizer = instantiate(cfg.optimizer)(list(stack.params.values()))
+    results = fit_stack(
+        stack, optimizer, stacked_losses(stack, [t.batches for t in tasks]), epochs=tc.epochs,
+        patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
+        grad_clip=tc.grad_clip,
+        evaluate=[lambda t=t: prefixed("val", t.score("val")) for t in tasks],
+        on_epoch=[lambda e, m, tr=tr: tr.log_metrics(m, step=e) for tr in trackers])
+    return [r if isinstance(r, TrainingDiverged) else finish(cfg, t, tr, r, r.epochs_run)
+            for r, t, tr in zip(results, tasks, trackers)]
