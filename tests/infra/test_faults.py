@@ -83,8 +83,8 @@ def test_ctrl_c_mid_sweep_kills_the_parent_and_a_relaunch_skips_finished_jobs(tm
     """Job 0 finishes, job 1 is interrupted; the re-launch with resume=true skips job 0,
     resumes job 1, and the parent ends FINISHED with one child per job."""
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    sweep = ("-m", *TINY, "seed=0,1", "trainer.epochs=150", f"tracking.uri={store}",
-             f"hydra.sweep.dir={tmp_path}/sweep")
+    sweep = ("-m", *TINY, "seed=0,1", "stack_seeds=false", "trainer.epochs=150",
+             f"tracking.uri={store}", f"hydra.sweep.dir={tmp_path}/sweep")
     proc = _start(tmp_path, *sweep)
     _wait_for(tmp_path / "sweep" / "1" / "checkpoints" / "last.pt", proc)
     proc.send_signal(signal.SIGINT)
@@ -168,6 +168,7 @@ def test_a_store_locked_past_the_retry_budget_spools_and_sync_completes_the_run(
         return log_metrics(self, metrics, step)
 
     monkeypatch.setattr(MlflowTracker, "log_metrics", locking)
+    monkeypatch.setattr(MlflowTracker, "FLUSH_SECONDS", 0.0)  # each epoch's metrics sent at once
     cfg = compose_config(*TINY, "trainer.epochs=4", f"tracking.uri={store}",
                          "tracking.retry_s=1")
     with pytest.raises(StoreUnavailable, match="lossbench runs sync .*" + SPOOL_FILE):
