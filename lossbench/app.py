@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,18 @@ def job_tags(cfg: DictConfig, stacked: bool = False) -> dict[str, str]:
     return tags
 
 
+def job_threads() -> int:
+    """``torch_threads=0``: in a sweep, the cores shared out over the launcher's parallel
+    jobs (at least 1 each: on a busy 2-core machine 2 threads per job were 5-40x slower than
+    1); 0 (torch's default, every core) for a single run."""
+    if _sweep_dir() is None:
+        return 0
+    from lossbench.sweeper import launcher_workers
+
+    workers = launcher_workers(HydraConfig.get().launcher)
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def _sweep_dir() -> Optional[str]:
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return str(HydraConfig.get().sweep.dir)
@@ -122,8 +135,9 @@ def start_job(cfg: DictConfig, tracker: Tracker, device: torch.device):
     the data."""
     tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
     tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
+    threads = cfg.torch_threads or job_threads()
+    if threads:
+        torch.set_num_threads(threads)
     seed_everything(cfg.seed)
     tracker.set_tags({"device": str(device)})
     log.info("%s on %s", cfg.run_name, device)

@@ -219,7 +219,8 @@ class LossbenchConf:
     stack_seeds: bool = True
     # auto: cuda when available, else cpu
     device: str = "auto"
-    # CPU threads torch may use (0: torch's default); set it per job in parallel sweeps
+    # CPU threads torch may use; 0: the cores shared out over the launcher's parallel jobs
+    # (cores // joblib n_jobs, at least 1, in a sweep; torch's default for a single run)
     torch_threads: int = 0
     # where data sets live (scikit-learn's data_home is <data_dir>/scikit_learn_data,
     # torchvision's root is <data_dir>); LOSSBENCH_DATA_DIR overrides the default
@@ -256,7 +257,7 @@ class LossbenchConf:
         require(self.seed >= 0, "seed", ">= 0", self.seed)
         require(all(s >= 0 for s in self.seeds) and len(set(self.seeds)) == len(self.seeds),
                 "seeds", "distinct seeds >= 0 (empty: train seed alone)", list(self.seeds))
-        require(self.torch_threads >= 0, "torch_threads", ">= 0 (0: torch's default)",
+        require(self.torch_threads >= 0, "torch_threads", ">= 0 (0: shared out over jobs)",
                  self.torch_threads)
 
 

@@ -81,3 +81,20 @@ def test_stacked_sweep_leaves_the_same_child_runs(tmp_path):
         assert run.data.params.keys() == other.data.params.keys()
         assert run.data.metrics["final_test_rmse"] == pytest.approx(
             other.data.metrics["final_test_rmse"], rel=0.01)
+
+
+@pytest.mark.parametrize("sweep, n_jobs, cores, threads", [
+    (False, None, 8, 0),  # a single run: torch's default (every core)
+    (True, 2, 2, 1), (True, -1, 2, 1), (True, 1, 2, 2), (True, 3, 8, 2), (True, 16, 4, 1)])
+def test_torch_threads_share_the_cores_over_parallel_jobs(monkeypatch, sweep, n_jobs, cores,
+                                                           threads):
+    from types import SimpleNamespace
+
+    import lossbench.app as app
+
+    monkeypatch.setattr(app, "_sweep_dir", lambda: "sweep" if sweep else None)
+    monkeypatch.setattr(app.HydraConfig, "get",
+                        staticmethod(lambda: SimpleNamespace(launcher={"n_jobs": n_jobs})))
+    monkeypatch.setattr(app.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr("lossbench.sweeper.os.cpu_count", lambda: cores)
+    assert app.job_threads() == threads
