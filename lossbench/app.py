@@ -1,4 +1,7 @@
-"""The Hydra application: config -> data -> task (model, loss, train loop, metrics) -> MLflow."""
+"""The Hydra application: config -> data -> task (model, loss, train loop, metrics) -> MLflow.
+
+torch, scikit-learn and MLflow are imported where a job first needs them, not here: Hydra
+imports this module for ``lossbench --cfg job`` too, which needs none of them."""
 
 from __future__ import annotations
 
@@ -8,27 +11,22 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench import outcomes
-from lossbench.checkpoint import CheckpointError
-from lossbench.data import DataFileError, DataNotFoundError
-from lossbench.loop import TrainingDiverged
-from lossbench.data.files import recording
 from lossbench.config import ConfigError, register_configs, validate
-from lossbench.store import StoreUnavailable
+from lossbench.data.errors import DataFileError, DataNotFoundError
 from lossbench.tasks import task_module
-from lossbench.torchutil import resolve_device, seed_everything
-from lossbench.tracking import (MlflowTracker, NullTracker, Tracker, flatten, supersede,
-                                sweep_parent_run)
+
+if TYPE_CHECKING:
+    import torch
+
+    from lossbench.tracking import Tracker
 
 log = logging.getLogger("lossbench")
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -36,6 +34,9 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 def load_data(cfg: DictConfig):
     """Instantiate the data config: the loader gets the data dir and the download switch."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
     try:
         return instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
     except InstantiationException as e:  # show a missing data set's own message, unwrapped
@@ -45,6 +46,8 @@ def load_data(cfg: DictConfig):
 
 
 def make_tracker(cfg: DictConfig) -> Tracker:
+    from lossbench.tracking import MlflowTracker, NullTracker
+
     t = cfg.tracking
     if not t.enabled:
         return NullTracker()
@@ -110,6 +113,9 @@ def _sweep_dir() -> Optional[str]:
 def run(cfg: DictConfig, stacked: bool = False) -> dict[str, float]:
     """Run one job end to end; return its final metrics. ``stacked``: ``cfg`` is one seed of
     a stacked job (:func:`seed_configs`), tagged with the overrides its job alone would have."""
+    from lossbench.torchutil import resolve_device
+    from lossbench.tracking import NullTracker, supersede, sweep_parent_run
+
     validate(cfg)  # fails on bad values before anything is loaded
     task = task_module(cfg.task)
     task.check(cfg)  # a group option that does not fit the task kind, e.g. a GAN loss
@@ -133,6 +139,12 @@ def run(cfg: DictConfig, stacked: bool = False) -> dict[str, float]:
 def start_job(cfg: DictConfig, tracker: Tracker, device: torch.device):
     """A job's first steps in its open run: params, config, threads, seeding, data; returns
     the data."""
+    import torch
+
+    from lossbench.data.files import recording
+    from lossbench.torchutil import seed_everything
+    from lossbench.tracking import flatten
+
     tracker.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
     tracker.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
     threads = cfg.torch_threads or job_threads()
@@ -196,6 +208,9 @@ def run_seeds(cfg: DictConfig) -> dict[str, "dict[str, float] | Exception"]:
     else one after another in this process, each as its own job would run (one start-up for
     all). One MLflow run per seed; return per run name its final metrics or the error that
     ended that seed alone."""
+    from lossbench.torchutil import resolve_device
+    from lossbench.tracking import NullTracker, supersede, sweep_parent_run
+
     validate(cfg)
     task = task_module(cfg.task)
     cfgs = seed_configs(cfg)
@@ -301,6 +316,10 @@ def _failed(cfg: DictConfig, sweep_dir: Optional[str], job: str, e: Exception,
     """A failed job: in a sweep, log and record its outcome; alone, exit as
     :func:`hydra_main` says (re-raising what is not a user error, a divergence or an
     unavailable store)."""
+    from lossbench.checkpoint import CheckpointError
+    from lossbench.loop import TrainingDiverged
+    from lossbench.store import StoreUnavailable
+
     if isinstance(e, (ConfigError, DataNotFoundError, DataFileError)):
         if sweep_dir is None:  # a user error: its message, not a traceback
             print(f"lossbench: error: {e}", file=sys.stderr)

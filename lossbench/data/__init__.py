@@ -4,6 +4,14 @@ raises (:mod:`lossbench.data.errors`). The loaders themselves live with their ki
 ``lossbench/tasks/<kind>/data.py``."""
 
 from lossbench.data.errors import DataFileError, DataNotFoundError
-from lossbench.data.tabular import Splits
 
 __all__ = ["DataFileError", "DataNotFoundError", "Splits"]
+
+
+def __getattr__(name: str):
+    """``Splits`` on first use: it needs scikit-learn, which ``lossbench --cfg job`` does not."""
+    if name == "Splits":
+        from lossbench.data.tabular import Splits
+
+        return Splits
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,27 @@
+"""``lossbench --help``: the commands and every config group's options, without composing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lossbench import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_help_lists_every_option_of_every_group_and_every_study(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["lossbench", "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    lines = dict(line.strip().split(": ", 1) for line in out.splitlines()
+                 if line.startswith("  ") and ": " in line and not line.strip().startswith("lossbench"))
+    for group in ("data", "loss", "model", "optimizer", "scenario", "trainer"):
+        assert lines[group].split(", ") == sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+    assert "power_outliers" in lines["+experiment"].split(", ")
+    assert lines["profile"] == "full, quick"
+    assert "lossbench -m +experiment=<study>" in out
