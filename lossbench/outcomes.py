@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,17 @@ def record(sweep_dir: str, job: str, outcome: str, reason: str = "", overrides: 
     _append(Path(sweep_dir) / FILE, line)
     if os.environ.get(ENV):
         _append(Path(os.environ[ENV]), line)
+        from lossbench.progress import sweep_progress
+
+        progress = sweep_progress(read(os.environ[ENV]))
+        if progress:
+            logging.getLogger("lossbench").info("%s", progress)
+
+
+def read(path: str) -> list[dict]:
+    """The outcome lines recorded in ``path`` ([] when there is none)."""
+    p = Path(path)
+    return [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
 
 
 def finished_before(sweep_dir: str, overrides: str) -> bool:
@@ -73,8 +85,7 @@ def summary(lines: list[dict]) -> Optional[str]:
 def report(path: str) -> int:
     """Print the summary of the jobs recorded in ``path`` (a sweep: one line on stderr);
     return the exit status: 1 when any job failed or was refused, else 0."""
-    p = Path(path)
-    lines = [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.exists() else []
+    lines = read(path)
     text = summary(lines)
     if text is None:  # a single run: it raised if it failed
         return 0

@@ -26,7 +26,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from lossbench import checkpoint, stepcost
+from lossbench import checkpoint, progress, stepcost
 from lossbench.curves import curve_metrics, gaps
 from lossbench.loop import FitResult, FitState, fit
 from lossbench.tracking import Tracker, log_figures
@@ -113,11 +113,16 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
                 "task_rngs": {k: checkpoint.rng_state(r) for k, r in task.rngs.items()},
                 "fit": state.as_dict()}, fprint)
 
-    result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
-                 patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
-                 grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
-                 on_epoch=lambda epoch, metrics: tracker.log_metrics(metrics, step=epoch),
-                 state=start, on_state=save, on_diverge=tc.on_diverge)
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        tracker.log_metrics(metrics, step=epoch)
+        bar.update(1)
+        bar.set_postfix({tc.monitor: f"{metrics[tc.monitor]:.4g}"}, refresh=False)
+
+    with progress.bar(tc.epochs, cfg.run_name, initial=start.epoch if start else 0) as bar:
+        result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
+                     patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
+                     grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
+                     on_epoch=on_epoch, state=start, on_state=save, on_diverge=tc.on_diverge)
     final = finish(cfg, task, tracker, result, result.epochs_run - (start.epoch if start else 0))
     if tc.measure_steps:  # last: the extra steps change the model
         device = next(task.model.parameters()).device

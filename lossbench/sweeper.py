@@ -55,3 +55,11 @@ def stack_seed_jobs(jobs: list[list[str]], workers: int) -> list[list[str]]:
             seeds = ",".join(seed for _, seed in chunk)
             out.append([*chunk[0][0], f"seeds=[{seeds}]"])
     return out + alone
+
+
+def runs_of(job: list[str]) -> int:
+    """How many MLflow runs a job logs: one per seed of ``seeds=[...]``, else one."""
+    for o in job:
+        if o.startswith("seeds="):
+            return len([s for s in o.split("=", 1)[1].strip("[]").split(",") if s.strip()])
+    return 1

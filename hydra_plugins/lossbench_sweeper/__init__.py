@@ -3,7 +3,8 @@ loads sweepers only from the ``hydra_plugins`` namespace, hence this package."""
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-from lossbench.sweeper import launcher_workers, stack_seed_jobs
+from lossbench.progress import announce
+from lossbench.sweeper import launcher_workers, runs_of, stack_seed_jobs
 
 
 class StackingSweeper(BasicSweeper):
@@ -12,7 +13,8 @@ class StackingSweeper(BasicSweeper):
 
     def split_arguments(self, overrides, max_batch_size):  # an instance method here
         batches = BasicSweeper.split_arguments(overrides, max_batch_size)
-        if not self.config.get("stack_seeds"):
-            return batches
-        workers = launcher_workers(self.config.hydra.launcher)
-        return [stack_seed_jobs(batch, workers) for batch in batches]
+        if self.config.get("stack_seeds"):
+            workers = launcher_workers(self.config.hydra.launcher)
+            batches = [stack_seed_jobs(batch, workers) for batch in batches]
+        announce(sum(runs_of(job) for batch in batches for job in batch))
+        return batches

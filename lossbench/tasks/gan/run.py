@@ -22,6 +22,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench import progress
 from lossbench.schema import check_group, check_monitor
 from lossbench.tasks.gan.data import GanData
 from lossbench.tasks.gan import checkpoint, plots
@@ -99,13 +100,17 @@ def run(cfg: DictConfig, data: GanData, device: torch.device, tracker: Tracker) 
     if not history:
         evaluate(trainer.step)
     tic = time.perf_counter()
-    while trainer.step < tc.steps:
-        trainer.train_step()
-        step = trainer.step
-        if step % tc.eval_every == 0 or step == tc.steps:
-            evaluate(step)
-        if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or step == tc.steps:
-            checkpoint.save(ckpt_dir, trainer.state_dict(), history, fprint)
+    with progress.bar(tc.steps, cfg.run_name, initial=trainer.step, unit="step") as bar:
+        while trainer.step < tc.steps:
+            trainer.train_step()
+            step = trainer.step
+            bar.update(1)
+            if step % tc.eval_every == 0 or step == tc.steps:
+                evaluate(step)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in history[-1].items()
+                                 if k in ("w1", "fd")}, refresh=False)
+            if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or step == tc.steps:
+                checkpoint.save(ckpt_dir, trainer.state_dict(), history, fprint)
     seconds = time.perf_counter() - tic
     if history[-1]["step"] != trainer.step:  # resumed past the budget: score what is there
         evaluate(trainer.step)
