@@ -23,6 +23,7 @@ from lossbench.data.files import recording
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.store import StoreUnavailable
 from lossbench.tasks import task_module
+from lossbench.tune import apply_settings, objective, settings_tags
 from lossbench.torchutil import resolve_device, seed_everything
 from lossbench.tracking import (MlflowTracker, NullTracker, Tracker, flatten, supersede,
                                 sweep_parent_run)
@@ -72,6 +73,7 @@ def job_tags(cfg: DictConfig) -> dict[str, str]:
     tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
     if HydraConfig.initialized():
         tags["lossbench.overrides"] = job_overrides()[:5000]
+    tags.update(settings_tags(cfg))  # lossbench.settings (guide, tuned, trial), tuned values
     return tags
 
 
@@ -83,6 +85,7 @@ def _sweep_dir() -> Optional[str]:
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Run one job end to end; return its final metrics."""
+    apply_settings(cfg)  # settings=tuned: this job's tuned values (lossbench.tune)
     validate(cfg)  # fails on bad values before anything is loaded
     task = task_module(cfg.task)
     task.check(cfg)  # a group option that does not fit the task kind, e.g. a GAN loss
@@ -162,4 +165,4 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
         return None
     if sweep_dir is not None:
         outcomes.record(sweep_dir, job, "finished", overrides=overrides)
-    return final.get(f"final_{cfg.trainer.monitor}")
+    return final.get(objective(cfg))  # final_<trainer.monitor>, or what lossbench tune set
