@@ -92,7 +92,7 @@ class TuneConf:
     ``settings=tuned`` runs the evaluation with it."""
 
     # why this study is not tuned (one line); null: it is tuned
-    off: Optional[str] = None
+    skip: Optional[str] = None
     # Optuna trials per cell, per profile (the same for every arm)
     trials: dict[str, int] = field(default_factory=lambda: {"quick": 8, "full": 30})
     # the tuning jobs' seed (their data split too): disjoint from the evaluation seeds
@@ -110,8 +110,8 @@ class TuneConf:
     file: Optional[str] = None
 
     def __post_init__(self) -> None:
-        require(self.off is None or _one_line(self.off), "study.tune.off",
-                "null (tuned) or one line saying why the study is not tuned", self.off)
+        require(self.skip is None or _one_line(self.skip), "study.tune.skip",
+                "null (tuned) or one line saying why the study is not tuned", self.skip)
         unknown = sorted(set(self.trials) - set(PROFILES))
         require(not unknown, "study.tune.trials", f"keyed by profile ({', '.join(PROFILES)})",
                 unknown)

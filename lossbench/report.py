@@ -973,8 +973,8 @@ def tuned_section(s: Study, t: Optional[Study], verdict: str, alpha: float) -> l
     beside the guide's settings', the comparisons and verdict with the tuned settings, and
     whether tuning changed the verdict; or why there is none."""
     body = ["", "### tuned", ""]
-    if s.conf.tune.off:
-        return body + [f"Not tuned: {s.conf.tune.off}"]
+    if s.conf.tune.skip:
+        return body + [f"Not tuned: {s.conf.tune.skip}"]
     if t is None:
         return body + [f"Not tuned in this profile: no complete `settings=tuned` sweep of "
                        f"{s.name} ({s.profile} profile) in this store (`lossbench tune "

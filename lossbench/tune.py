@@ -49,7 +49,7 @@ def validation_metric(headline: str) -> str:
     if not headline.startswith("final_test_"):
         raise ConfigError(f"study.headline: {headline} has no validation counterpart "
                           "(final_test_* -> final_val_*); tune it differently or set "
-                          "study.tune.off with the reason")
+                          "study.tune.skip with the reason")
     return "final_val_" + headline[len("final_test_"):]
 
 
@@ -187,8 +187,8 @@ def plan(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
         raise ConfigError(f"{cfg.name}: no study: block (+experiment=<study>)")
     study: StudyConf = OmegaConf.to_object(cfg.study)
     t = study.tune
-    if t.off:
-        raise ConfigError(f"study {cfg.name} is not tuned: {t.off}")
+    if t.skip:
+        raise ConfigError(f"study {cfg.name} is not tuned: {t.skip}")
     profile = cfg.profile
     if profile not in t.trials:
         raise ConfigError(f"study.tune.trials: no budget for profile {profile}")
