@@ -194,7 +194,8 @@ def plan(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
         raise ConfigError(f"study.tune.trials: no budget for profile {profile}")
     params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True) or {}
     for o in OverridesParser.create().parse_overrides(list(overrides)):
-        if o.is_sweep_override():  # a narrower sweep on the command line, e.g. loss=mse,huber
+        # the command line narrows the sweep (loss=mse,huber) or pins a swept key (optimizer=adam)
+        if o.is_sweep_override() or o.get_key_element() in params:
             params[o.get_key_element()] = o.input_line.split("=", 1)[1]
     swept = swept_values(params)
     seeds = swept.get("seed", [text(cfg.seed)])
