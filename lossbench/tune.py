@@ -7,7 +7,8 @@ the seed. A *cell* is one value of every swept key but the seed and the keys
 Each cell is tuned on its own, with the same number of trials (``study.tune.trials[profile]``).
 
 **One cell's search** is one Hydra multirun with Hydra's Optuna sweeper
-(``hydra/sweeper=optuna``, TPE seeded with ``study.tune.sampler_seed``) over ``study.tune.space``
+(``hydra/sweeper=optuna``, TPE seeded with ``study.tune.sampler_seed``, its first
+:func:`startup_trials` random, trials asked two at a time) over ``study.tune.space``
 plus the arm's ``study.tune.arm_space``; the cell's values, the fixed keys and the tuning seed
 ``study.tune.seed`` are fixed overrides. Every trial is an ordinary lossbench job
 (``settings=trial``: its run and its sweep's parent run are tagged ``lossbench.settings=trial``,
@@ -84,6 +85,12 @@ def cells(swept: dict[str, list[str]], arm: str, fixed: Sequence[str]) -> list[d
     return [dict(zip(keys, combo)) for combo in itertools.product(*(swept[k] for k in keys))]
 
 
+def startup_trials(trials: int) -> int:
+    """TPE's random start: half the trials, at most Optuna's default of 10 (with Optuna's 10
+    a quick budget of 8 trials would be a random search)."""
+    return min(10, max(1, trials // 2))
+
+
 def label(cell: dict[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in cell.items())
 
@@ -114,6 +121,9 @@ def tuned_cell(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("study"):
         raise ConfigError("settings=tuned: only a study's jobs have tuned settings "
                           "(+experiment=<study>)")
+    skip = OmegaConf.select(cfg, "study.tune.skip")
+    if skip:
+        raise ConfigError(f"settings=tuned: study {cfg.name} is not tuned: {skip}")
     path, profile = tune_file(cfg), cfg.get("profile")
     how = f"run lossbench tune +experiment={cfg.name} profile={profile} first"
     if not path.is_file():
@@ -223,6 +233,7 @@ def cell_command(p: dict[str, Any], cell: dict[str, str], space: dict[str, str],
             f"seed={p['seed']}", "settings=trial", f"objective={p['objective']}",
             "hydra/sweeper=optuna", "hydra/sweeper/sampler=tpe",
             f"hydra.sweeper.sampler.seed={p['sampler_seed']}",
+            f"hydra.sweeper.sampler.n_startup_trials={startup_trials(p['trials'])}",
             f"hydra.sweeper.n_trials={p['trials']}",
             f"hydra.sweeper.direction={p['direction']}",
             f"hydra.sweeper.study_name='{p['name']}-{p['profile']} {label(cell)}'",
@@ -342,6 +353,7 @@ def main(argv: Sequence[str]) -> int:
     entry = {**_commit(), "date": _dt.datetime.now().isoformat(timespec="seconds"),
              "arm": p["arm"], "objective": p["objective"], "direction": p["direction"],
              "trials": p["trials"], "seed": p["seed"], "sampler": "TPESampler",
+             "startup_trials": startup_trials(p["trials"]),
              "sampler_seed": p["sampler_seed"], "fixed": p["fixed"],
              "space": {label(c): s for c, s in p["cells"]}, "cells": done}
     write_tuned(p["file"], p["profile"], entry)

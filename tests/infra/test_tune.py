@@ -90,6 +90,10 @@ def test_untuned_studies_and_overlapping_seeds_are_refused():
         OmegaConf.to_object(bad)
 
 
+def test_tpe_starts_random_on_half_the_trials_at_most_ten():
+    assert [tune.startup_trials(n) for n in (1, 2, 6, 8, 30, 50)] == [1, 1, 3, 4, 10, 10]
+
+
 def test_cell_command_fixes_the_cell_and_searches_the_space(tmp_path):
     p = tune.plan(study_config("+experiment=power_outliers"), [])
     cell, space = next((c, s) for c, s in p["cells"] if c["loss"] == "huber")
@@ -100,6 +104,7 @@ def test_cell_command_fixes_the_cell_and_searches_the_space(tmp_path):
     for a in ("loss=huber", "seed=1000", "settings=trial", "objective=final_val_rmse",
               "hydra/sweeper=optuna", "hydra.sweeper.sampler.seed=0",
               "hydra.sweeper.n_trials=8", "hydra.sweeper.direction=minimize",
+              "hydra.sweeper.sampler.n_startup_trials=4",
               "optimizer.lr=tag(log, interval(1e-4, 1e-1))",
               "loss.delta=tag(log, interval(0.1, 5.0))"):
         assert a in args, a
@@ -159,6 +164,9 @@ def test_settings_tuned_outside_a_study_is_refused():
     cfg, _ = compose_with_hydra("scenario=diabetes", "settings=tuned")
     with pytest.raises(ConfigError, match="only a study's jobs have tuned settings"):
         tune.apply_settings(cfg)
+    wgan, _ = compose_with_hydra("+experiment=wgan", "settings=tuned")
+    with pytest.raises(ConfigError, match="settings=tuned: study wgan is not tuned: the headl"):
+        tune.apply_settings(wgan)
     bad, _ = compose_with_hydra("settings=best")
     with pytest.raises(ConfigError, match="settings: must be guide or tuned or trial"):
         OmegaConf.to_object(bad)
