@@ -22,6 +22,7 @@ from lossbench import outcomes
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.data.errors import DataFileError, DataNotFoundError
 from lossbench.tasks import task_module
+from lossbench.tune import apply_settings, objective, settings_tags
 
 if TYPE_CHECKING:
     import torch
@@ -89,6 +90,7 @@ def job_tags(cfg: DictConfig, stacked: bool = False) -> dict[str, str]:
     tags = {"scenario": cfg.name, "task": cfg.task, "loss": cfg.loss_name, "seed": str(cfg.seed)}
     if HydraConfig.initialized():
         tags["lossbench.overrides"] = job_overrides(cfg.seed if stacked else None)[:5000]
+    tags.update(settings_tags(cfg))  # lossbench.settings (guide, tuned, trial), tuned values
     return tags
 
 
@@ -116,6 +118,7 @@ def run(cfg: DictConfig, stacked: bool = False) -> dict[str, float]:
     from lossbench.torchutil import resolve_device
     from lossbench.tracking import NullTracker, supersede, sweep_parent_run
 
+    apply_settings(cfg)  # settings=tuned: this job's tuned values (lossbench.tune)
     validate(cfg)  # fails on bad values before anything is loaded
     task = task_module(cfg.task)
     task.check(cfg)  # a group option that does not fit the task kind, e.g. a GAN loss
@@ -211,6 +214,7 @@ def run_seeds(cfg: DictConfig) -> dict[str, "dict[str, float] | Exception"]:
     from lossbench.torchutil import resolve_device
     from lossbench.tracking import NullTracker, supersede, sweep_parent_run
 
+    apply_settings(cfg)  # settings=tuned: the job's tuned values, the same for every seed
     validate(cfg)
     task = task_module(cfg.task)
     cfgs = seed_configs(cfg)
@@ -308,7 +312,8 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
     if diverged:
         raise SystemExit(1)
     done_finals = [f for f in finals.values() if not isinstance(f, Exception)]
-    return done_finals[0].get(f"final_{cfg.trainer.monitor}") if done_finals else None
+    # final_<trainer.monitor>, or what lossbench tune set
+    return done_finals[0].get(objective(cfg)) if done_finals else None
 
 
 def _failed(cfg: DictConfig, sweep_dir: Optional[str], job: str, e: Exception,

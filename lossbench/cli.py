@@ -5,6 +5,8 @@
 (lossbench.ui);
 ``lossbench study <name> --until-decided --max-seeds N [--round K] [overrides]`` runs a study's
 seeds in rounds until its claim is decided (lossbench.study);
+``lossbench tune +experiment=<study> [profile=P] [overrides]`` gives every arm of a study the same
+Optuna budget and writes the best settings for ``settings=tuned`` (lossbench.tune);
 ``lossbench runs [cleanup | sync PATH]`` lists stale runs, ends them KILLED, replays a spool
 (lossbench.runs).
 
@@ -86,6 +88,10 @@ def main() -> None:
         from lossbench.study import main as study_main
 
         raise SystemExit(study_main(sys.argv[2:]))
+    if sys.argv[1:2] == ["tune"]:
+        from lossbench.tune import main as tune_main
+
+        raise SystemExit(tune_main(sys.argv[2:]))
     if sys.argv[1:2] == ["runs"]:
         from lossbench.runs import main as runs_main
 

@@ -22,7 +22,8 @@ from lossbench import naming, schema
 from lossbench.schema import ConfigError, require
 from lossbench.tasks import TASKS, schema_modules
 
-__all__ = ["ConfigError", "LossbenchConf", "StudyConf", "register_configs", "validate"]
+__all__ = ["ConfigError", "LossbenchConf", "StudyConf", "TuneConf", "register_configs",
+           "validate"]
 
 
 @dataclass
@@ -61,6 +62,10 @@ class TrackingConf:
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 if not OmegaConf.has_resolver("lossbench.experiments_dir"):
     OmegaConf.register_new_resolver("lossbench.experiments_dir", lambda: str(EXPERIMENTS_DIR))
+# a study's sweep dir suffix for its settings: "" (guide), "-tuned", "-trial"
+if not OmegaConf.has_resolver("lossbench.settings_suffix"):
+    OmegaConf.register_new_resolver("lossbench.settings_suffix",
+                                    lambda s: "" if s == "guide" else f"-{s}")
 PROFILES = ("quick", "full")
 naming.register_resolvers()  # lossbench.loss_name, lossbench.arms
 
@@ -69,6 +74,52 @@ CLAIM_TYPES = ("superiority", "non_inferiority", "equivalence")  # as lossbench.
 # the guide's claims are numbered C1..C17 (../shared/guide/CLAIMS.md); "table" is its
 # scenario table (section 六), which pairs each case study with a loss and an optimizer
 CLAIM_IDS = (*(f"C{i}" for i in range(1, 18)), "table")
+
+
+SETTINGS = ("guide", "tuned", "trial")  # a job's hyper-parameters: LossbenchConf.settings
+LR_SPACE = "tag(log, interval(1e-4, 1e-1))"  # the learning rate, log-uniform
+
+
+@dataclass
+class TuneConf:
+    """The study's tuning stage (``lossbench tune +experiment=<study>``, lossbench.tune): per
+    *cell* (one value of the arm in one condition: the other swept keys but the seed) an Optuna
+    search (TPE, seed ``sampler_seed``) of ``trials[profile]`` trials over ``space`` plus the
+    arm's ``arm_space``, each trial one ordinary job on the tuning ``seed``, scored by the
+    headline on the validation split (final_test_* -> final_val_*). Spaces are Hydra sweep
+    syntax as the Optuna sweeper reads it: ``tag(log, interval(a, b))`` log-uniform,
+    ``interval(a, b)`` uniform, ``choice(...)``. The best setting per cell goes to ``file``;
+    ``settings=tuned`` runs the evaluation with it."""
+
+    # why this study is not tuned (one line); null: it is tuned
+    skip: Optional[str] = None
+    # Optuna trials per cell, per profile (the same for every arm)
+    trials: dict[str, int] = field(default_factory=lambda: {"quick": 8, "full": 30})
+    # the tuning jobs' seed (their data split too): disjoint from the evaluation seeds
+    seed: int = 1000
+    # the TPE sampler's seed: the same seed, the same trials
+    sampler_seed: int = 0
+    # searched for every arm: override key -> search space
+    space: dict[str, str] = field(default_factory=lambda: {"optimizer.lr": LR_SPACE})
+    # searched for one arm value as well, e.g. {huber: {loss.delta: "interval(0.1, 3.0)"}}
+    arm_space: dict[str, dict[str, str]] = field(default_factory=dict)
+    # overrides for every tuning job in place of a swept key that is a replicate, not a
+    # condition (e.g. data.fold: "0"): not tuned per value
+    fixed: dict[str, str] = field(default_factory=dict)
+    # where the best settings go (committed); null: experiments/tuned/<name>.yaml
+    file: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        require(self.skip is None or _one_line(self.skip), "study.tune.skip",
+                "null (tuned) or one line saying why the study is not tuned", self.skip)
+        unknown = sorted(set(self.trials) - set(PROFILES))
+        require(not unknown, "study.tune.trials", f"keyed by profile ({', '.join(PROFILES)})",
+                unknown)
+        require(all(n >= 1 for n in self.trials.values()), "study.tune.trials",
+                "at least 1 trial per profile", dict(self.trials))
+        require(self.seed >= 0, "study.tune.seed", ">= 0", self.seed)
+        require(bool(self.space) or bool(self.arm_space), "study.tune.space",
+                "at least one searched key (e.g. optimizer.lr)", dict(self.space))
 
 
 @dataclass
@@ -127,6 +178,8 @@ class StudyConf:
     optimizer_pairing: dict[str, str] = field(default_factory=dict)
     # per profile (quick, full): values the experiment interpolates (epochs, steps, ...)
     budget: dict[str, Any] = field(default_factory=dict)
+    # the tuning stage: trial budget, seeds, search space (lossbench tune)
+    tune: TuneConf = field(default_factory=TuneConf)
 
     def __post_init__(self) -> None:
         require(self.headline.startswith("final_"), "study.headline",
@@ -247,8 +300,17 @@ class LossbenchConf:
     # naive overflow-prone formulas); only the studies that demonstrate those failures set it
     # (experiments/experiment/pairing.yaml, overflow.yaml); everywhere else they are refused
     allow_broken_losses: bool = False
+    # the hyper-parameters a study's jobs use: guide (the study's own), tuned (each cell's
+    # best setting from study.tune.file, written by lossbench tune), trial (a tuning job)
+    settings: str = "guide"
+    # the final metric hydra_main returns to the sweeper (lossbench tune sets it to the
+    # headline on the validation split); null: final_<trainer.monitor>
+    objective: Optional[str] = None
 
     def __post_init__(self) -> None:
+        require(self.settings in SETTINGS, "settings", " or ".join(SETTINGS), self.settings)
+        require(self.objective is None or self.objective.startswith("final_"), "objective",
+                "null or a final_* metric", self.objective)
         require(self.profile is None or self.profile in PROFILES, "profile",
                  f"one of {', '.join(PROFILES)} or null", self.profile)
         require(self.task in TASKS, "task", f"one of {', '.join(TASKS)}", self.task)

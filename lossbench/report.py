@@ -44,6 +44,7 @@ from omegaconf import OmegaConf
 from lossbench import stats
 from lossbench.config import StudyConf
 from lossbench.tracking import PARENT_TAG, sqlite_path
+from lossbench.tune import SETTINGS_TAG, TUNED_TAG
 
 SEED_KEYS = ("seed", "data.split_seed", "run_name")
 # MLflow's SQLite store saves +inf as 1.797e308: a value this large is no value
@@ -146,6 +147,13 @@ def _parents(client: MlflowClient, exp_id: str) -> list[Run]:
                               order_by=["attributes.start_time DESC"], max_results=10000)
 
 
+def settings_of(children: list[Run]) -> str:
+    """A sweep's settings (tag ``lossbench.settings`` of its runs): guide (the study's own;
+    runs from before the tag), tuned (lossbench tune's best per cell) or trial (tuning)."""
+    return next((c.data.tags[SETTINGS_TAG] for c in children if SETTINGS_TAG in c.data.tags),
+                "guide")
+
+
 def read_config(client: MlflowClient, run: Run) -> dict:
     """The run's resolved ``config.yaml`` artifact (logged by every job), as a dict."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -187,11 +195,13 @@ def _study_from(exp_name: str, parent: Run, children: list[Run], conf: StudyConf
 
 
 def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
-                 sweep: str = "latest", include_incomplete: bool = False) -> list[Study]:
+                 sweep: str = "latest", include_incomplete: bool = False,
+                 settings: str = "guide") -> list[Study]:
     """The studies to report: per experiment (all with study sweeps when none are named),
     the sweep parent ``sweep`` (a run id) or the latest complete (``FINISHED``) sweep whose
-    runs declare a study; newer incomplete sweeps are skipped and counted, or used with
-    ``include_incomplete``."""
+    runs declare a study and ran with ``settings`` (guide: the study's own hyper-parameters;
+    tuned: lossbench tune's; tuning trials are never a study); newer incomplete sweeps are
+    skipped and counted, or used with ``include_incomplete``."""
     if experiments:
         exps = []
         for name in experiments:
@@ -221,6 +231,8 @@ def load_studies(client: MlflowClient, experiments: Sequence[str] = (),
         skipped_sweeps = skipped_runs = 0
         for parent in parents:  # newest first: the first complete sweep that declares a study
             children = _children(client, exp.experiment_id, parent.info.run_id)
+            if sweep == "latest" and settings_of(children) != settings:
+                continue
             declared = _declared(client, children)
             if declared is None:
                 continue
@@ -304,10 +316,11 @@ def condition_keys(runs: Sequence[Run], arm: str = "loss") -> list[str]:
     default) nor from the seed. With another arm, the loss is a condition key (``loss``)
     when the runs have several."""
     keys = set().union(*(r.data.params for r in runs)) if runs else set()
+    tuned = {k for r in runs for k in tuned_values(r)}  # set per cell by settings=tuned
     out = []
     for key in sorted(keys):
         if key in SEED_KEYS or key in REPLICATE_KEYS or key.startswith("loss.") \
-                or key in ("loss_name",):
+                or key in ("loss_name",) or key in tuned:
             continue
         if arm != "loss" and (key == arm or key.startswith(f"{arm}.")):
             continue
@@ -326,6 +339,12 @@ def condition_keys(runs: Sequence[Run], arm: str = "loss") -> list[str]:
     if arm != "loss" and len({_loss(r) for r in runs}) > 1:
         out.insert(0, "loss")
     return out
+
+
+def tuned_values(run: Run) -> dict[str, str]:
+    """The values ``settings=tuned`` set in the run (tag ``lossbench.tuned.values``)."""
+    text = run.data.tags.get(f"{TUNED_TAG}.values", "")
+    return dict(p.split("=", 1) for p in text.split() if "=" in p)
 
 
 def _param(run: Run, key: str) -> str:
@@ -810,7 +829,8 @@ def _w1_section(s: Study, client: Optional[MlflowClient], out: Path, plots: bool
 
 
 def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, alpha: float,
-                   plots: bool, client: Optional[MlflowClient] = None) -> list[str]:
+                   plots: bool, client: Optional[MlflowClient] = None,
+                   heading: Optional[str] = None) -> list[str]:
     from lossbench import report_plots
 
     c = s.conf
@@ -828,6 +848,8 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
             f"**Claim ({c.claim_id}, {kind}):** {c.claim}", ""]
     if c.margin is not None:
         body += [f"**Margin:** {_f(c.margin)} (`{c.headline}` units): {c.margin_reason}", ""]
+    if heading:
+        body += [f"### {heading}", ""]
     against = ", ".join(sorted({r.alternative for r in fam})) or "–"
     where = sorted({r.condition for r in fam} - {"all"})
     by_cond = sorted({(r.condition, r.guide) for r in fam})
@@ -867,20 +889,28 @@ def _study_section(s: Study, rows: list[Comparison], verdict: str, out: Path, al
 
 
 def render(studies: Sequence[Study], out: Path, tracking_uri: str, alpha: float = 0.05,
-           plots: bool = True) -> str:
-    """Write the report to ``out`` (PNG plots beside it) and return its text."""
+           plots: bool = True, tuned: Optional[dict[str, Study]] = None) -> str:
+    """Write the report to ``out`` (PNG plots beside it) and return its text. Each study's
+    section is its guide's-settings sweep, then the tuned one (``tuned``: study name -> its
+    ``settings=tuned`` sweep, :func:`tuned_studies`) or why there is none."""
     out.parent.mkdir(parents=True, exist_ok=True)
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    verdicts, body = {}, []
+    verdicts, body, changes = {}, [], []
     client = MlflowClient(tracking_uri=tracking_uri) if plots else None
     for s in studies:
         rows = loss_comparisons(s, alpha)
         verdicts[s.name] = (claim_verdict(rows, alpha), rows)
-        body += _study_section(s, rows, verdicts[s.name][0], out, alpha, plots, client)
+        body += _study_section(s, rows, verdicts[s.name][0], out, alpha, plots, client,
+                               heading="guide's settings")
+        t = (tuned or {}).get(s.name)
+        body += tuned_section(s, t, verdicts[s.name][0], alpha)
+        if t is not None:
+            changes.append((s.name, verdicts[s.name][0], claim_verdict(
+                loss_comparisons(t, alpha), alpha)))
     text = "\n".join(["# Loss-function case studies", "",
                       f"Generated by `lossbench report` on {now} from `{tracking_uri}`.", "",
                       "## The guide's claims", "",
-                      *claims_table(studies, verdicts), "",
+                      *claims_table(studies, verdicts), "", *tuning_summary(changes),
                       RULE.format(alpha=alpha, level=f"{100 * (1 - 2 * alpha):.0f} %",
                                   power=POWER)
                       + (ARM_RULE if any(s.arm != "loss" for s in studies) else ""),
@@ -897,6 +927,10 @@ def parent_summary(client: MlflowClient, parent_id: str, out_dir: Path,
     ``study.verdict`` (supported / refuted / inconclusive), ``study.claim_id``,
     ``study.claim_type`` and ``study.key_number`` (the guide's mean difference against each
     alternative the claim names). Raises :class:`ReportError` when the sweep is no study."""
+    parent = client.get_run(parent_id)
+    if settings_of(_children(client, parent.info.experiment_id, parent_id)) == "trial":
+        raise ReportError("a tuning sweep (settings=trial, lossbench tune): its trials are "
+                          "not judged")
     s = load_sweeps(client, [parent_id])
     rows = loss_comparisons(s, alpha)
     verdict = claim_verdict(rows, alpha)
@@ -907,6 +941,88 @@ def parent_summary(client: MlflowClient, parent_id: str, out_dir: Path,
     return {"study.verdict": verdict, "study.claim_id": s.conf.claim_id,
             "study.claim_type": s.conf.claim_type,
             "study.key_number": _key_number([r for r in rows if r.in_claim])[:5000]}
+
+
+# --------------------------------------------------------------------------- tuned settings
+def tuned_studies(client: MlflowClient, studies: Sequence[Study]) -> dict[str, Study]:
+    """Per study its latest complete ``settings=tuned`` sweep in the same profile, if any."""
+    out = {}
+    for s in studies:
+        try:
+            t = load_studies(client, [s.name], settings="tuned")[0]
+        except ReportError:
+            continue
+        if t.profile == s.profile:
+            out[s.name] = t
+    return out
+
+
+def _tuned_cells(t: Study) -> dict[tuple[str, str], tuple[str, str]]:
+    """(condition, arm) -> (tuned values, trials) as the runs' tags record them."""
+    out = {}
+    for cond, by_arm in _by_condition(t).items():
+        for arm, runs in by_arm.items():
+            tags = next(iter(runs.values())).data.tags
+            out[(cond, arm)] = (tags.get(f"{TUNED_TAG}.values", "?"),
+                                tags.get(f"{TUNED_TAG}.trials", "?"))
+    return out
+
+
+def tuned_section(s: Study, t: Optional[Study], verdict: str, alpha: float) -> list[str]:
+    """The study's tuned section: each arm's tuned values and trial budget, its headline
+    beside the guide's settings', the comparisons and verdict with the tuned settings, and
+    whether tuning changed the verdict; or why there is none."""
+    body = ["", "### tuned", ""]
+    if s.conf.tune.skip:
+        return body + [f"Not tuned: {s.conf.tune.skip}"]
+    if t is None:
+        return body + [f"Not tuned in this profile: no complete `settings=tuned` sweep of "
+                       f"{s.name} ({s.profile} profile) in this store (`lossbench tune "
+                       f"+experiment={s.name} profile={s.profile}`, then `lossbench -m "
+                       f"+experiment={s.name} profile={s.profile} settings=tuned`)."]
+    rows = loss_comparisons(t, alpha)
+    tuned_verdict = claim_verdict(rows, alpha)
+    cells = _tuned_cells(t)
+    trials = sorted({n for _, n in cells.values()})
+    objective = next((r.data.tags.get(f"{TUNED_TAG}.objective") for r in t.runs), None)
+    body += [f"Each {s.arm}'s best setting from `lossbench tune` ({' / '.join(trials)} Optuna "
+             f"trials (TPE) per {s.arm} and condition, scored by `{objective}` on the "
+             "validation split, on tuning seeds apart from these), evaluated as above: sweep "
+             f"parent `{t.parent_id}` ({t.parent.data.tags.get('lossbench.sweep_dir', '?')}, "
+             f"{t.parent.info.status}); {len(t.runs)} runs used, skipped: {t.failed} failed, "
+             f"{t.not_a_value} finished without a finite headline.", "",
+             f"| condition | {s.arm} | guide's settings: mean | tuned: seeds | tuned: mean "
+             "| tuned: 95 % CI | tuned values | trials |",
+             "|---|---|---|---|---|---|---|---|"]
+    mine, theirs = grouped(s), grouped(t)
+    for cond in sorted(theirs):
+        guide = t.guide_in(cond)
+        for arm in sorted(theirs[cond], key=lambda a: (a != guide, a)):
+            ci = stats.mean_ci(list(theirs[cond][arm].values()))
+            before = mine.get(cond, {}).get(arm)
+            values, n = cells.get((cond, arm), ("?", "?"))
+            name = f"**{arm}**" if arm == guide else arm
+            body.append(f"| {cond} | {name} | {_f(float(np.mean(list(before.values())))) if before else '–'} "
+                        f"| {ci.n} | {_f(ci.mean)} | {_ci(ci.low, ci.high)} | {values} | {n} |")
+    body += ["", f"With the tuned settings, the guide's {s.arm} against each alternative:", "",
+             *_comparison_rows(rows, "condition", alpha), "",
+             f"**Verdict with tuned settings: {tuned_verdict}.** " + (
+                 f"**Tuning changed the verdict: {verdict} -> {tuned_verdict}.**"
+                 if tuned_verdict != verdict else
+                 f"Tuning did not change the verdict ({verdict}).")]
+    return body
+
+
+def tuning_summary(changes: Sequence[tuple[str, str, str]]) -> list[str]:
+    """One paragraph under the claims table: the verdicts tuning changed (study, guide's
+    settings -> tuned), when any study has a tuned sweep."""
+    if not changes:
+        return []
+    changed = [f"{name}: {a} -> {b}" for name, a, b in changes if a != b]
+    return [f"Tuned settings (`lossbench tune`, each study's `### tuned` section): "
+            f"{len(changes)} stud{'y' if len(changes) == 1 else 'ies'} evaluated tuned; "
+            + (f"tuning changed the verdict of {'; '.join(changed)}." if changed
+               else "tuning changed no verdict."), ""]
 
 
 # --------------------------------------------------------------------------- --check
@@ -1045,6 +1161,8 @@ def main(argv: Sequence[str]) -> int:
         print(f"lossbench report --check: {len(diffs)} difference(s) over {n} mean rows of "
               f"{len(studies)} studies against {args.check}")
         return 1 if diffs else 0
-    render(studies, args.out, args.tracking_uri, args.alpha, plots=not args.no_plots)
+    tuned = tuned_studies(MlflowClient(tracking_uri=args.tracking_uri), studies)
+    render(studies, args.out, args.tracking_uri, args.alpha, plots=not args.no_plots,
+           tuned=tuned)
     print(f"lossbench report: {len(studies)} studies -> {args.out}")
     return 0
