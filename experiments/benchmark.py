@@ -1,12 +1,22 @@
 """Benchmark: lossbench's overhead over a minimal hand-written torch loop.
 
-For each scenario, one epoch through lossbench (``lossbench.app.run`` with
-``trainer.epochs=1``: config validation, data, model, the epoch, validation/test metrics,
-MLflow logging to a throw-away SQLite store) against a hand-written loop doing the same work
-without the framework: the same loader, the same model, one pass of minibatch Adam steps,
-then one forward pass over the validation and the test split (lossbench also computes its
-metrics and logs them). Data loading is inside the timing on both sides. Each measurement
-runs in its own subprocess, so peak memory is that job's own:
+For each row, one job through lossbench (``lossbench.app.run``: config validation, data,
+model, training, metrics, MLflow logging to a throw-away SQLite store) against a hand-written
+twin doing the same work without the framework, one per task kind (the same loader, the same
+model and optimizer):
+
+* supervised (regression, classification): one epoch (``trainer.epochs=1``) of minibatch
+  steps, then one forward pass over the validation and the test split;
+* pairs: one epoch of the pairs drawn by the same sampler with the contrastive loss, then the
+  embeddings and pair distances of the fixed validation and test pairs;
+* gan (rows that set ``trainer.steps``): that many generator steps, each after ``n_critic``
+  critic updates (clipping or gradient penalty as the loss says), then one evaluation of the
+  generator on the fixed noise (critic estimate and the exact W1 for points; Frechet distance
+  and nearest training image for images). lossbench evaluates at step 0 as well and scores
+  the real data's floors: its share of the ratio.
+
+lossbench also computes its metrics and logs them; data loading is inside the timing on both
+sides. Each measurement runs in its own subprocess, so peak memory is that job's own:
 
 * ``seconds``      wall time of the timed section (median over ``--repeats`` after one warm-up)
 * ``py_peak_mb``   Python heap peak of the timed section (tracemalloc; torch tensors are
@@ -16,10 +26,10 @@ runs in its own subprocess, so peak memory is that job's own:
 * ``import_s``     seconds to import what each side needs
 
 Usage (from anywhere; CPU, one torch thread by default):
-    python experiments/benchmark.py --quick              # diabetes + digits, about a minute
+    python experiments/benchmark.py --quick          # bundled data only, a few minutes
     python experiments/benchmark.py --scenario house_price --scenario spam \\
         --data-dir /path/to/data --out bench.json
-Task kinds with their own loops (pairs, gan) have no hand-written twin here and are skipped.
+    python experiments/benchmark.py --scenario wgan_points --set trainer.steps=20
 ``house_price_x20`` is 20 seeds in one stacked job (``seeds=[...]``) against the hand-written
 loop run once per seed.
 """
@@ -55,12 +65,12 @@ FULL = {"diabetes": [], "house_price": ["scenario=house_price"],
         "house_price_x20": ["scenario=house_price", f"seeds=[{','.join(map(str, range(20)))}]"],
         "face_verification": ["scenario=face_verification"],
         "wgan_points": [*GAN_POINTS, "trainer.steps=200", "trainer.eval_every=200"],
-        "wgan_gp_points": [*GAN_POINTS, "loss=wgan_gp", "trainer.steps=200",
-                           "trainer.eval_every=200"],
         "wgan_faces": ["scenario=wgan", "trainer.steps=20", "trainer.eval_every=20"]}
 
 
 def _overrides(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """The row's overrides with the benchmark's own; ``--set KEY=VALUE`` replaces a row's
+    value of KEY (or adds it)."""
     scenario = [] if any(o.startswith("scenario=") for o in extra) else ["scenario=diabetes"]
     gan = any(o.startswith("trainer.steps=") for o in extra)
     budget = [] if gan else ["trainer.epochs=1", "trainer.patience=0"]
@@ -68,7 +78,9 @@ def _overrides(args: argparse.Namespace, extra: list[str]) -> list[str]:
            f"seed={args.seed}"]
     if args.data_dir:
         out += [f"data_dir={args.data_dir}", "download=false"]
-    return out
+    merged = {o.split("=", 1)[0]: o for o in out}
+    merged |= {o.split("=", 1)[0]: o for o in args.set}
+    return list(merged.values())
 
 
 def _compose(overrides: list[str]):
@@ -186,7 +198,7 @@ def pairs_twin():
 
     from lossbench.tasks.pairs.sampler import PairSampler
 
-    def one_epoch(cfg) -> None:
+    def one_epoch(cfg) -> dict[str, float]:
         # lossbench's pairs epoch minus the framework: the same loader (identity splits and
         # fixed val/test pairs), the same embedding CNN, one epoch of pairs drawn by the same
         # sampler, the contrastive loss written out, Adam; then embeddings and pair distances
@@ -215,10 +227,15 @@ def pairs_twin():
             loss.backward()
             opt.step()
         model.eval()
+        out = {}
         with torch.no_grad():
             for part in ("val", "test"):
-                emb, pairs = model(x[part]), torch.as_tensor(data.eval_pairs[part][0])
-                (emb[pairs[:, 0]] - emb[pairs[:, 1]]).pow(2).sum(-1).sqrt().numpy()
+                (pairs, same), emb = data.eval_pairs[part], model(x[part])
+                pairs = torch.as_tensor(pairs)
+                dist = (emb[pairs[:, 0]] - emb[pairs[:, 1]]).pow(2).sum(-1).sqrt().numpy()
+                out |= {f"{part}_pos_dist": float(dist[same == 1].mean()),
+                        f"{part}_neg_dist": float(dist[same == 0].mean())}
+        return out  # what lossbench logs as final_<split>_pos_dist / _neg_dist
 
     return one_epoch
 
@@ -231,7 +248,7 @@ def gan_twin():
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    def one_run(cfg) -> None:
+    def one_run(cfg) -> dict[str, float]:
         # lossbench's GAN run minus the framework: the same loader, generator/critic pair and
         # optimizers; trainer.steps generator steps, each after loss.n_critic critic updates
         # on real batches drawn with replacement (weights clipped for WGAN, the gradient
@@ -286,18 +303,17 @@ def gan_twin():
                             generator=torch.Generator().manual_seed(cfg.seed + 7919))
         with torch.no_grad():
             x_eval, fake = torch.as_tensor(data.x_eval), gen(noise)
-            float(critic(x_eval).mean() - critic(fake).mean())
+            out = {"critic_w_estimate": float(critic(x_eval).mean() - critic(fake).mean())}
             if data.kind == "points":
                 cost = cdist(fake.double().numpy(), data.x_eval.astype(np.float64))
                 rows, cols = linear_sum_assignment(cost)
-                float(cost[rows, cols].mean())
-            else:
-                _image_scores(cfg, data, fake)
+                return out | {"w1": float(cost[rows, cols].mean())}
+            return out | _image_scores(cfg, data, fake)  # lossbench's final_<key>
 
     return one_run
 
 
-def _image_scores(cfg, data, fake) -> None:
+def _image_scores(cfg, data, fake) -> dict[str, float]:
     """The Frechet distance in the features of the classifier lossbench caches for this data
     set (the measuring instrument, loaded, not trained, here) and each of 256 samples' nearest
     training image."""
@@ -312,9 +328,10 @@ def _image_scores(cfg, data, fake) -> None:
                                 max_train=tc.classifier_max_train, device=torch.device("cpu"),
                                 dim=tc.classifier_dim)
     real = clf.features(torch.as_tensor(data.x_eval)).double().numpy()
-    frechet_distance(clf.features(fake).double().numpy(), real)
-    torch.cdist(fake[:256].flatten(1).double(),
-                torch.as_tensor(data.x_train).flatten(1).double()).min(dim=1)
+    nearest = torch.cdist(fake[:256].flatten(1).double(),
+                          torch.as_tensor(data.x_train).flatten(1).double()).min(dim=1).values
+    return {"fd": frechet_distance(clf.features(fake).double().numpy(), real),
+            "nn_train_distance": float(nearest.mean()) / fake[0].numel() ** 0.5}
 
 
 TWINS = {"regression": supervised_twin, "classification": supervised_twin,
@@ -348,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small data only: " + ", ".join(QUICK))
     ap.add_argument("--scenario", action="append", default=[],
-                    help=f"scenario(s) to time (default: all of {', '.join(FULL)})")
+                    help=f"row(s) to time (default: all of {', '.join(FULL)}; or a quick row)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override KEY in every row timed (e.g. a smaller budget)")
     ap.add_argument("--data-dir", default=os.environ.get("LOSSBENCH_DATA_DIR"),
                     help="offline data (data_dir=...; download=false)")
     ap.add_argument("--repeats", type=int, default=3, help="timed epochs after one warm-up")
@@ -362,10 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         _worker(args)
         return 0
-    table = QUICK if args.quick else {k: v for k, v in FULL.items()
-                                      if not args.scenario or k in args.scenario}
-    if args.scenario and not table:
-        ap.error(f"--scenario: choose from {', '.join(FULL)}")
+    rows = {**FULL, **QUICK}
+    unknown = [name for name in args.scenario if name not in rows]
+    if unknown:
+        ap.error(f"--scenario {unknown[0]}: choose from {', '.join(rows)}")
+    table = (QUICK if args.quick else
+             {k: rows[k] for k in args.scenario} if args.scenario else FULL)
     results = {}
     print(f"{'scenario':<18}{'lossbench s':>12}{'torch s':>10}{'time x':>8}"
           f"{'py MB lb/torch':>16}{'RSS MB lb/torch':>17}{'RSS x':>7}")
@@ -379,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<18}{lb['seconds']:>12.3f}{base['seconds']:>10.3f}{ratio['time']:>8.1f}"
               f"{lb['py_peak_mb']:>9.1f}/{base['py_peak_mb']:<6.1f}"
               f"{lb['rss_peak_mb']:>10.0f}/{base['rss_peak_mb']:<6.0f}{ratio['rss']:>7.2f}")
-    print("time x / RSS x: lossbench over the hand-written loop (one epoch, median of "
-          f"{args.repeats}; both load the data and predict val+test; lossbench also computes metrics and logs to MLflow)")
+    print("time x / RSS x: lossbench over the hand-written loop (one epoch or GAN run, "
+          f"median of {args.repeats}; both load the data and predict val+test or evaluate the "
+          "generator once; lossbench also computes its metrics and logs to MLflow)")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
     return 0
