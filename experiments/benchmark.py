@@ -1,12 +1,22 @@
 """Benchmark: lossbench's overhead over a minimal hand-written torch loop.
 
-For each scenario, one epoch through lossbench (``lossbench.app.run`` with
-``trainer.epochs=1``: config validation, data, model, the epoch, validation/test metrics,
-MLflow logging to a throw-away SQLite store) against a hand-written loop doing the same work
-without the framework: the same loader, the same model, one pass of minibatch Adam steps,
-then one forward pass over the validation and the test split (lossbench also computes its
-metrics and logs them). Data loading is inside the timing on both sides. Each measurement
-runs in its own subprocess, so peak memory is that job's own:
+For each row, one job through lossbench (``lossbench.app.run``: config validation, data,
+model, training, metrics, MLflow logging to a throw-away SQLite store) against a hand-written
+twin doing the same work without the framework, one per task kind (the same loader, the same
+model and optimizer):
+
+* supervised (regression, classification): one epoch (``trainer.epochs=1``) of minibatch
+  steps, then one forward pass over the validation and the test split;
+* pairs: one epoch of the pairs drawn by the same sampler with the contrastive loss, then the
+  embeddings and pair distances of the fixed validation and test pairs;
+* gan (rows that set ``trainer.steps``): that many generator steps, each after ``n_critic``
+  critic updates (clipping or gradient penalty as the loss says), then one evaluation of the
+  generator on the fixed noise (critic estimate and the exact W1 for points; Frechet distance
+  and nearest training image for images). lossbench evaluates at step 0 as well and scores
+  the real data's floors: its share of the ratio.
+
+lossbench also computes its metrics and logs them; data loading is inside the timing on both
+sides. Each measurement runs in its own subprocess, so peak memory is that job's own:
 
 * ``seconds``      wall time of the timed section (median over ``--repeats`` after one warm-up)
 * ``py_peak_mb``   Python heap peak of the timed section (tracemalloc; torch tensors are
@@ -16,10 +26,10 @@ runs in its own subprocess, so peak memory is that job's own:
 * ``import_s``     seconds to import what each side needs
 
 Usage (from anywhere; CPU, one torch thread by default):
-    python experiments/benchmark.py --quick              # diabetes + digits, about a minute
+    python experiments/benchmark.py --quick          # bundled data only, a few minutes
     python experiments/benchmark.py --scenario house_price --scenario spam \\
         --data-dir /path/to/data --out bench.json
-Task kinds with their own loops (pairs, gan) have no hand-written twin here and are skipped.
+    python experiments/benchmark.py --scenario wgan_points --set trainer.steps=20
 ``house_price_x20`` is 20 seeds in one stacked job (``seeds=[...]``) against the hand-written
 loop run once per seed.
 """
@@ -39,22 +49,38 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = {"diabetes": [], "mnist-digits": ["scenario=mnist", "data=digits"]}
+# a row that sets trainer.steps is a GAN run (its budget in generator steps, evaluated once
+# at the end: trainer.eval_every = trainer.steps); every other row is one epoch
+GAN_POINTS = ["scenario=wgan", "data=gaussians8"]
+QUICK = {"diabetes": [], "mnist-digits": ["scenario=mnist", "data=digits"],
+         "pairs-digits": ["scenario=face_verification", "data=mnist_pairs",
+                          "data.dataset=digits"],
+         "wgan-points-50": [*GAN_POINTS, "data.n_eval=500", "trainer.steps=50",
+                            "trainer.eval_every=50"]}
 FULL = {"diabetes": [], "house_price": ["scenario=house_price"],
         "power_outliers": ["scenario=power_outliers"], "spam": ["scenario=spam"],
         "mnist": ["scenario=mnist", "data.max_train=5000"],
         "cancer_screening": ["scenario=cancer_screening", "data.max_train=5000"],
         # 20 seeds as one stacked model (seeds=[...]) against 20 hand-written loops, one a seed
-        "house_price_x20": ["scenario=house_price", f"seeds=[{','.join(map(str, range(20)))}]"]}
+        "house_price_x20": ["scenario=house_price", f"seeds=[{','.join(map(str, range(20)))}]"],
+        "face_verification": ["scenario=face_verification"],
+        "wgan_points": [*GAN_POINTS, "trainer.steps=200", "trainer.eval_every=200"],
+        "wgan_faces": ["scenario=wgan", "trainer.steps=20", "trainer.eval_every=20"]}
 
 
 def _overrides(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    """The row's overrides with the benchmark's own; ``--set KEY=VALUE`` replaces a row's
+    value of KEY (or adds it)."""
     scenario = [] if any(o.startswith("scenario=") for o in extra) else ["scenario=diabetes"]
-    out = [*scenario, *extra, "trainer.epochs=1", "trainer.patience=0", "device=cpu",
-           f"torch_threads={args.threads}", f"seed={args.seed}"]
+    gan = any(o.startswith("trainer.steps=") for o in extra)
+    budget = [] if gan else ["trainer.epochs=1", "trainer.patience=0"]
+    out = [*scenario, *extra, *budget, "device=cpu", f"torch_threads={args.threads}",
+           f"seed={args.seed}"]
     if args.data_dir:
         out += [f"data_dir={args.data_dir}", "download=false"]
-    return out
+    merged = {o.split("=", 1)[0]: o for o in out}
+    merged |= {o.split("=", 1)[0]: o for o in args.set}
+    return list(merged.values())
 
 
 def _compose(overrides: list[str]):
@@ -107,24 +133,35 @@ def worker_lossbench(overrides: list[str], repeats: int, plots: bool) -> dict[st
 
 def worker_baseline(overrides: list[str], repeats: int) -> dict[str, float]:
     tic = time.perf_counter()
-    import numpy as np
+    import numpy as np  # noqa: F401
     import torch
-    from hydra.utils import instantiate
+    from hydra.utils import instantiate  # noqa: F401
     import_s = time.perf_counter() - tic  # lossbench's loader and config are shared
 
     cfg = _compose(overrides)
+    tic = time.perf_counter()
+    twin = TWINS[cfg.task]()  # the kind's own imports (scipy for the GAN's W1)
+    import_s += time.perf_counter() - tic
     torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
-    regression = cfg.task == "regression"
-    k = 1 if regression else int(cfg.data.num_classes)
 
-    def epochs() -> None:  # a stacked lossbench job (seeds=[...]) against one loop per seed
+    def runs() -> None:  # a stacked lossbench job (seeds=[...]) against one loop per seed
         for seed in cfg.seeds or [cfg.seed]:
             cfg.seed = seed  # the data's split_seed follows
-            one_epoch()
+            twin(cfg)
 
-    def one_epoch() -> None:
+    return {"import_s": import_s, **_measure(runs, repeats)}
+
+
+def supervised_twin():
+    import numpy as np
+    import torch
+    from hydra.utils import instantiate
+
+    def one_epoch(cfg) -> None:
         # the same work lossbench's timed run does, minus the framework: load the data (the
         # same loader), one epoch of minibatch Adam, predictions on validation and test
+        regression = cfg.task == "regression"
+        k = 1 if regression else int(cfg.data.num_classes)
         splits = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
         x, y = torch.as_tensor(splits.x_train), torch.as_tensor(splits.y_train)
         torch.manual_seed(cfg.seed)
@@ -151,7 +188,154 @@ def worker_baseline(overrides: list[str], repeats: int) -> dict[str, float]:
             for part in (splits.x_val, splits.x_test):
                 np.asarray(model(torch.as_tensor(part)))
 
-    return {"import_s": import_s, **_measure(epochs, repeats)}
+    return one_epoch
+
+
+def pairs_twin():
+    import torch
+    import torch.nn.functional as F
+    from hydra.utils import instantiate
+
+    from lossbench.tasks.pairs.sampler import PairSampler
+
+    def one_epoch(cfg) -> dict[str, float]:
+        # lossbench's pairs epoch minus the framework: the same loader (identity splits and
+        # fixed val/test pairs), the same embedding CNN, one epoch of pairs drawn by the same
+        # sampler, the contrastive loss written out, Adam; then embeddings and pair distances
+        # on validation and test. (lossbench also scores: best threshold and ROC-AUC, EER,
+        # accuracy per split, val every epoch and once more at the end, logs to MLflow.)
+        if not cfg.loss._target_.endswith("ContrastiveLoss"):
+            raise ValueError(f"loss: the pairs twin writes the contrastive loss out, "
+                             f"not {cfg.loss._target_}")
+        data = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
+        s, margin, bs = data.splits, cfg.loss.margin, cfg.trainer.batch_size
+        x = {part: torch.as_tensor(s.split(part)[0]) for part in ("train", "val", "test")}
+        torch.manual_seed(cfg.seed)
+        model = instantiate(cfg.model, in_shape=s.x_train.shape[1:])
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
+        idx, same = PairSampler(s.y_train, seed=cfg.seed).pairs(data.pairs_per_epoch,
+                                                                data.positive_fraction)
+        idx, same = torch.as_tensor(idx), torch.as_tensor(same, dtype=torch.float32)
+        model.train()
+        for i in range(0, len(idx), bs):
+            b, y = idx[i:i + bs], same[i:i + bs]
+            emb = model(x["train"][b.reshape(-1)]).reshape(len(b), 2, -1)
+            d2 = (emb[:, 0] - emb[:, 1]).pow(2).sum(-1)
+            d = torch.where(d2 > 0, d2.clamp_min(1e-30).sqrt(), 0.0)
+            loss = (0.5 * (y * d2 + (1 - y) * F.relu(margin - d) ** 2)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        out = {}
+        with torch.no_grad():
+            for part in ("val", "test"):
+                (pairs, same), emb = data.eval_pairs[part], model(x[part])
+                pairs = torch.as_tensor(pairs)
+                dist = (emb[pairs[:, 0]] - emb[pairs[:, 1]]).pow(2).sum(-1).sqrt().numpy()
+                out |= {f"{part}_pos_dist": float(dist[same == 1].mean()),
+                        f"{part}_neg_dist": float(dist[same == 0].mean())}
+        return out  # what lossbench logs as final_<split>_pos_dist / _neg_dist
+
+    return one_epoch
+
+
+def gan_twin():
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from hydra.utils import instantiate
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    def one_run(cfg) -> dict[str, float]:
+        # lossbench's GAN run minus the framework: the same loader, generator/critic pair and
+        # optimizers; trainer.steps generator steps, each after loss.n_critic critic updates
+        # on real batches drawn with replacement (weights clipped for WGAN, the gradient
+        # penalty for WGAN-GP, BCE on logits for the standard GAN); then ONE evaluation on the
+        # fixed noise: the critic's Wasserstein estimate on the held-out samples and, for
+        # points, the exact W1 to them (for images the Frechet distance in the same cached
+        # classifier's features and the nearest training image of 256 samples). lossbench
+        # also evaluates at step 0 and computes the real-data floors (one more exact W1 / FD
+        # each), mode coverage and collapse (points) or the class histogram (images),
+        # accumulates its loop statistics, checkpoints at the end and logs to MLflow.
+        data = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
+        torch.manual_seed(cfg.seed)
+        pair = instantiate(cfg.model, sample_shape=data.sample_shape)
+        gen, critic, latent = pair.generator, pair.critic, pair.latent_dim
+        make_opt = instantiate(cfg.optimizer, _convert_="all")
+        opt_g, opt_c = make_opt(gen.parameters()), make_opt(critic.parameters())
+        loss, bs = cfg.loss, cfg.trainer.batch_size
+        standard = loss._target_.endswith("NonSaturatingGanLoss")
+        clip, gp = loss.get("clip"), loss.get("gp_lambda")
+        x = torch.as_tensor(data.x_train)
+        rng = torch.Generator().manual_seed(cfg.seed)
+        gen.train(), critic.train()
+        for _ in range(cfg.trainer.steps):
+            for _ in range(loss.n_critic):
+                real = x[torch.randint(len(x), (bs,), generator=rng)]
+                with torch.no_grad():
+                    fake = gen(torch.randn(bs, latent, generator=rng))
+                r, f = critic(real).reshape(bs), critic(fake).reshape(bs)
+                total = (F.softplus(-r).mean() + F.softplus(f).mean() if standard
+                         else f.mean() - r.mean())
+                if gp is not None:
+                    eps = torch.rand(bs, generator=rng).reshape(-1, *[1] * (real.dim() - 1))
+                    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+                    total = total + gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+                opt_c.zero_grad()
+                total.backward()
+                opt_c.step()
+                if clip is not None:
+                    with torch.no_grad():
+                        for p in critic.parameters():
+                            p.clamp_(-clip, clip)
+            critic.requires_grad_(False)
+            f = critic(gen(torch.randn(bs, latent, generator=rng))).reshape(bs)
+            g_loss = F.softplus(-f).mean() if standard else -f.mean()
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            critic.requires_grad_(True)
+        gen.eval(), critic.eval()
+        noise = torch.randn(len(data.x_eval), latent,
+                            generator=torch.Generator().manual_seed(cfg.seed + 7919))
+        with torch.no_grad():
+            x_eval, fake = torch.as_tensor(data.x_eval), gen(noise)
+            out = {"critic_w_estimate": float(critic(x_eval).mean() - critic(fake).mean())}
+            if data.kind == "points":
+                cost = cdist(fake.double().numpy(), data.x_eval.astype(np.float64))
+                rows, cols = linear_sum_assignment(cost)
+                return out | {"w1": float(cost[rows, cols].mean())}
+            return out | _image_scores(cfg, data, fake)  # lossbench's final_<key>
+
+    return one_run
+
+
+def _image_scores(cfg, data, fake) -> dict[str, float]:
+    """The Frechet distance in the features of the classifier lossbench caches for this data
+    set (the measuring instrument, loaded, not trained, here) and each of 256 samples' nearest
+    training image."""
+    import torch
+
+    from lossbench.tasks.gan.features import feature_classifier
+    from lossbench.tasks.gan.metrics import frechet_distance
+
+    tc = cfg.trainer
+    clf, _ = feature_classifier(data.x_train, data.y_train, data.info.get("dataset", "images"),
+                                cfg.data_dir, epochs=tc.classifier_epochs,
+                                max_train=tc.classifier_max_train, device=torch.device("cpu"),
+                                dim=tc.classifier_dim)
+    real = clf.features(torch.as_tensor(data.x_eval)).double().numpy()
+    nearest = torch.cdist(fake[:256].flatten(1).double(),
+                          torch.as_tensor(data.x_train).flatten(1).double()).min(dim=1).values
+    return {"fd": frechet_distance(clf.features(fake).double().numpy(), real),
+            "nn_train_distance": float(nearest.mean()) / fake[0].numel() ** 0.5}
+
+
+TWINS = {"regression": supervised_twin, "classification": supervised_twin,
+         "pairs": pairs_twin, "gan": gan_twin}
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -181,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small data only: " + ", ".join(QUICK))
     ap.add_argument("--scenario", action="append", default=[],
-                    help=f"scenario(s) to time (default: all of {', '.join(FULL)})")
+                    help=f"row(s) to time (default: all of {', '.join(FULL)}; or a quick row)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override KEY in every row timed (e.g. a smaller budget)")
     ap.add_argument("--data-dir", default=os.environ.get("LOSSBENCH_DATA_DIR"),
                     help="offline data (data_dir=...; download=false)")
     ap.add_argument("--repeats", type=int, default=3, help="timed epochs after one warm-up")
@@ -195,10 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         _worker(args)
         return 0
-    table = QUICK if args.quick else {k: v for k, v in FULL.items()
-                                      if not args.scenario or k in args.scenario}
-    if args.scenario and not table:
-        ap.error(f"--scenario: choose from {', '.join(FULL)}")
+    rows = {**FULL, **QUICK}
+    unknown = [name for name in args.scenario if name not in rows]
+    if unknown:
+        ap.error(f"--scenario {unknown[0]}: choose from {', '.join(rows)}")
+    table = (QUICK if args.quick else
+             {k: rows[k] for k in args.scenario} if args.scenario else FULL)
     results = {}
     print(f"{'scenario':<18}{'lossbench s':>12}{'torch s':>10}{'time x':>8}"
           f"{'py MB lb/torch':>16}{'RSS MB lb/torch':>17}{'RSS x':>7}")
@@ -212,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<18}{lb['seconds']:>12.3f}{base['seconds']:>10.3f}{ratio['time']:>8.1f}"
               f"{lb['py_peak_mb']:>9.1f}/{base['py_peak_mb']:<6.1f}"
               f"{lb['rss_peak_mb']:>10.0f}/{base['rss_peak_mb']:<6.0f}{ratio['rss']:>7.2f}")
-    print("time x / RSS x: lossbench over the hand-written loop (one epoch, median of "
-          f"{args.repeats}; both load the data and predict val+test; lossbench also computes metrics and logs to MLflow)")
+    print("time x / RSS x: lossbench over the hand-written loop (one epoch or GAN run, "
+          f"median of {args.repeats}; both load the data and predict val+test or evaluate the "
+          "generator once; lossbench also computes its metrics and logs to MLflow)")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
     return 0
