@@ -23,6 +23,8 @@ A loss with ``prior_bias_init`` starts the model's last bias at the training pri
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -158,19 +160,28 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
         return classification_metrics(y.cpu().numpy(), predict_proba(x))
 
     def figures(result) -> dict:
+        """The figure builders; the test split is predicted only when one is drawn (not at
+        all with ``tracking.plots=false``), once for all of them."""
         x_test, y_test = tensors["test"]
-        y_true, proba = y_test.cpu().numpy(), predict_proba(x_test)
-        pred = (proba >= 0.5).astype(np.int64) if binary else proba.argmax(1)
+        y_true = y_test.cpu().numpy()
         title, monitor = run_title(cfg), cfg.trainer.monitor
         headline = monitor.split("_", 1)[1] if "_" in monitor else "log_loss"
+
+        @functools.cache
+        def test_proba() -> np.ndarray:
+            return predict_proba(x_test)
+
+        def test_pred() -> np.ndarray:
+            return (test_proba() >= 0.5).astype(np.int64) if binary else test_proba().argmax(1)
+
         out = {
             "plots/learning_curve.png": lambda: learning_curve(result.history, headline, title),
             "plots/confusion_matrix.png": lambda: plots.confusion_matrix(
-                y_true, pred, list(range(k)), f"test: {title}"),
+                y_true, test_pred(), list(range(k)), f"test: {title}"),
         }
         if binary and y_true.any():
             out["plots/precision_recall.png"] = lambda: plots.precision_recall(
-                y_true, proba, f"test: {title}")
+                y_true, test_proba(), f"test: {title}")
         return out
 
     target = encode_target(y_train, spec.target_encoding, k)
