@@ -48,10 +48,13 @@ def own_http_retries() -> None:
 
 def transient(e: BaseException) -> bool:
     """Worth retrying: an MLflow error with HTTP status 5xx or 429 (a locked SQLite database
-    is TEMPORARILY_UNAVAILABLE, 503), SQLite's own "locked" or "busy", or a connection error."""
+    is TEMPORARILY_UNAVAILABLE, 503), SQLite's own "locked" or "busy", a connection error, or
+    the race of two jobs creating the same MLflow dataset (SQLite's UNIQUE on datasets)."""
     from mlflow.exceptions import MlflowException
 
     if isinstance(e, MlflowException):
+        if "UNIQUE constraint failed: datasets." in str(e):  # a parallel job logged the same
+            return True  # data set between MLflow's get and create: the retry finds it
         status = e.get_http_status_code()
         return status >= 500 or status == 429
     if isinstance(e, sqlite3.OperationalError):

@@ -222,3 +222,19 @@ def test_an_all_failing_sweep_exits_non_zero(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "lossbench: sweep: 2 jobs: 0 finished, 0 failed, 2 refused; first reasons: ")
+
+
+def test_which_store_errors_are_retried():
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import BAD_REQUEST, TEMPORARILY_UNAVAILABLE
+
+    from lossbench.store import transient
+
+    race = ("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, "
+            "datasets.name, datasets.digest")  # two parallel jobs logging the same data set
+    assert transient(MlflowException(race, BAD_REQUEST))
+    assert transient(MlflowException("database is locked", TEMPORARILY_UNAVAILABLE))
+    assert transient(sqlite3.OperationalError("database is locked"))
+    assert not transient(MlflowException("UNIQUE constraint failed: metrics.key", BAD_REQUEST))
+    assert not transient(MlflowException("Invalid value for param", BAD_REQUEST))
+    assert not transient(ValueError("database is locked"))
