@@ -312,8 +312,13 @@ def hydra_main(cfg: DictConfig) -> Optional[float]:
     if diverged:
         raise SystemExit(1)
     done_finals = [f for f in finals.values() if not isinstance(f, Exception)]
-    # final_<trainer.monitor>, or what lossbench tune set
-    return done_finals[0].get(objective(cfg)) if done_finals else None
+    if not done_finals:
+        return None
+    value = done_finals[0].get(objective(cfg))  # final_<trainer.monitor>, or lossbench tune's
+    if value is None:
+        log.error("objective %s is not among the job's final metrics (%s)", objective(cfg),
+                  ", ".join(sorted(done_finals[0])))
+    return value
 
 
 def _failed(cfg: DictConfig, sweep_dir: Optional[str], job: str, e: Exception,

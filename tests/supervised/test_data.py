@@ -138,13 +138,16 @@ def test_skewed_noise_samples_have_the_stated_median_and_mean():
     assert np.mean(s.y_test - mean) == pytest.approx(0.0, abs=0.02)
     gap = np.expm1(0.8 ** 2 / 2) * 1.5
     assert np.mean(s.y_test - median) == pytest.approx(gap, abs=0.02)
+    val = skewed_noise("", False, split_seed=0, **{**SKEWED, "n_train": 10, "n_val": 200_000})
+    assert np.mean(val.y_val < val.references["val"]["median"]) == pytest.approx(0.5, abs=0.005)
+    assert np.mean(val.y_val - val.references["val"]["mean"]) == pytest.approx(0.0, abs=0.02)
 
 
 def test_skewed_noise_test_split_is_a_grid_carrying_the_truth():
     s = skewed_noise("", False, split_seed=3, **SKEWED)
     grid = np.linspace(-3, 3, 11)
     truth = skewed_truth(grid, 0.8, 2.0)
-    assert set(s.references) == {"test"}
+    assert set(s.references) == {"val", "test"}  # validation's: what lossbench tune scores
     for name in ("median", "mean"):
         np.testing.assert_allclose(s.references["test"][name], truth[name], rtol=1e-6)
     np.testing.assert_allclose(np.diff(s.x_test[:, 0]), np.diff(s.x_test[:, 0])[0], rtol=1e-4)

@@ -102,8 +102,9 @@ def skewed_noise(data_dir: str, download: bool, *, n_train: int, n_val: int, n_t
     :func:`skewed_scale`: right-skewed noise with median 0, so MAE's optimum (the conditional
     median, f) and MSE's (the conditional mean, above it) differ. Training and validation x are
     uniform on [-3, 3], the test x a regular grid; every draw comes from ``split_seed``. The
-    test split carries the true median and mean as ``references`` (the task scores its fit
-    against both); features are standardized with training statistics."""
+    validation and test splits carry the true median and mean as ``references`` (the task
+    scores its fit against both; validation's is what ``lossbench tune`` optimises); features
+    are standardized with training statistics."""
     del data_dir, download  # generated, nothing to read
     rng = np.random.default_rng(split_seed)
 
@@ -125,8 +126,9 @@ def skewed_noise(data_dir: str, download: bool, *, n_train: int, n_val: int, n_t
 
     s = Splits(feat(x_train), y_train.astype(f32), feat(x_val), y_val.astype(f32),
                feat(x_test), y_test.astype(f32))
-    s.references = {"test": {k: v.astype(f32) for k, v in
-                             skewed_truth(x_test, noise_sigma, noise_scale).items()}}
+    s.references = {part: {k: v.astype(f32) for k, v in
+                           skewed_truth(x, noise_sigma, noise_scale).items()}
+                    for part, x in (("val", x_val), ("test", x_test))}
     s.info = {"dataset": "skewed_noise", "n_train": n_train, "n_val": n_val, "n_test": n_test,
               "n_outliers": 0}
     return s
