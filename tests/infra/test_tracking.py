@@ -61,15 +61,19 @@ def test_run_logs_params_stepped_metrics_and_artifacts(store):
 
 
 def test_a_synthetic_run_logs_its_distance_to_the_truth_once_with_a_figure(store):
-    """skewed_noise knows the conditional median and mean on its test grid: the run logs its
-    fit's distance to each once, at the end, and draws the fit against both."""
+    """skewed_noise knows the conditional median and mean on its validation and test x: the
+    run logs its fit's test distance to each once, at the end (the validation distance per
+    epoch and at the end: what lossbench tune scores), and draws the fit against both."""
     run(compose_config(f"tracking.uri={store}", "scenario=skewed_noise", "loss=mae",
                        "data.n_train=200", "trainer.epochs=2", "trainer.patience=0"))
     client = MlflowClient(store)
     (r,) = client.search_runs([client.get_experiment_by_name("skewed_noise").experiment_id])
     for key in ("final_test_dist_median", "final_test_dist_mean"):
         assert [m.step for m in client.get_metric_history(r.info.run_id, key)] == [2], key
-    assert not any(k.startswith(("val_dist", "final_val_dist")) for k in r.data.metrics)
+    for key in ("val_dist_median", "val_dist_mean"):
+        assert [m.step for m in client.get_metric_history(r.info.run_id, key)] == [1, 2], key
+    assert "final_val_dist_median" in r.data.metrics
+    assert not any(k.startswith("test_dist") for k in r.data.metrics)  # test: at the end only
     plots = {a.path for a in client.list_artifacts(r.info.run_id, "plots")}
     assert "plots/fit_vs_truth.png" in plots
 
