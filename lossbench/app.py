@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench import outcomes
+from lossbench import outcomes, progress
 from lossbench.config import ConfigError, register_configs, validate
 from lossbench.data.errors import DataFileError, DataNotFoundError
 from lossbench.tasks import task_module
@@ -107,9 +106,7 @@ def job_threads() -> int:
 
 
 def _sweep_dir() -> Optional[str]:
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        return str(HydraConfig.get().sweep.dir)
-    return None
+    return str(HydraConfig.get().sweep.dir) if progress.in_sweep() else None
 
 
 def run(cfg: DictConfig, stacked: bool = False) -> dict[str, float]:

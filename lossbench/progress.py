@@ -21,6 +21,7 @@ START_ENV = "LOSSBENCH_SWEEP_START"  # and when it started (time.time())
 
 
 def in_sweep() -> bool:
+    """Whether this process runs a job of a Hydra multirun (-m)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 

@@ -125,18 +125,32 @@ def split_overrides(overrides: Sequence[str]) -> list[str]:
     return [o.input_line for o in parsed if not o.is_sweep_override()]
 
 
-def compose_study(name: str, overrides: Sequence[str]):  # -> (StudyConf, tracking uri)
-    """The study's ``study:`` block and ``tracking.uri`` as a run of this sweep resolves them."""
+def compose_sweep(overrides: Sequence[str], return_hydra_config: bool = False):
+    """The config a job of this sweep composes (its sweep values aside: see
+    :func:`split_overrides`); with ``return_hydra_config`` the hydra node too (sweep params)."""
     from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
     from lossbench.config import register_configs
-    from lossbench.report import study_conf
     from lossbench.ui import CONF_DIR
 
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"+experiment={name}", *split_overrides(overrides)])
+        return compose("config", overrides=split_overrides(overrides),
+                       return_hydra_config=return_hydra_config)
+
+
+def one_line(e: BaseException) -> str:
+    """An error as one line for a command's ``error:`` message."""
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def compose_study(name: str, overrides: Sequence[str]):  # -> (StudyConf, tracking uri)
+    """The study's ``study:`` block and ``tracking.uri`` as a run of this sweep resolves them."""
+    from omegaconf import OmegaConf
+
+    from lossbench.report import study_conf
+
+    cfg = compose_sweep([f"+experiment={name}", *overrides])
     if not cfg.get("study"):
         raise ValueError(f"experiment {name}: it declares no study: block")
     block = OmegaConf.to_container(cfg.study, resolve=True)
@@ -212,7 +226,7 @@ def main(argv: Sequence[str]) -> int:
         stats.sequential_boundaries(looks, args.alpha)
         conf, uri = compose_study(args.name, overrides)
     except Exception as e:  # noqa: BLE001 - a bad plan or config: one line
-        return _error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        return _error(one_line(e))
     if conf.headline_kind == "indicator":
         return _error(f"{args.name}: an indicator headline ({conf.headline}) is judged by "
                       "Fisher's exact test; --until-decided supports value headlines only")

@@ -175,16 +175,9 @@ RESERVED = ("seed", "settings", "objective", "hydra.sweep.dir", "hydra/sweeper")
 
 def compose_study(overrides: Sequence[str]) -> DictConfig:
     """The study's config as its jobs compose it, with the hydra node (its sweep params)."""
-    from hydra import compose, initialize_config_dir
+    from lossbench.study import compose_sweep
 
-    from lossbench.config import register_configs
-    from lossbench.study import split_overrides
-    from lossbench.ui import CONF_DIR
-
-    register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=split_overrides(overrides),
-                       return_hydra_config=True)
+    return compose_sweep(overrides, return_hydra_config=True)
 
 
 def plan(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
@@ -322,7 +315,9 @@ def main(argv: Sequence[str]) -> int:
     try:
         p = plan(compose_study(overrides), overrides)
     except Exception as e:  # noqa: BLE001 - a config the study cannot tune: one line
-        return _error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        from lossbench.study import one_line
+
+        return _error(one_line(e))
     root = (args.sweep_root or Path("multirun") / f"{p['name']}-{p['profile']}-trial"
             / _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")).resolve()
     print(f"{PROG}: {p['name']} ({p['profile']}): {len(p['cells'])} cell(s) x {p['trials']} "
