@@ -23,7 +23,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.schema import ConfigError
+from lossbench.schema import ConfigError, one_line
 
 FILE = "last.pt"
 
@@ -116,7 +116,7 @@ def load(directory: Path, fprint: str) -> Optional[dict[str, Any]]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError,
             ValueError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = one_line(e)
         if isinstance(e, pickle.UnpicklingError) and "weights_only" in str(e):
             reason = "it holds objects other than tensors and plain values"
         raise CheckpointError(f"resume: cannot read the checkpoint {path} ({reason[:200]}); "

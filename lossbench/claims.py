@@ -40,7 +40,7 @@ REQUIRED = ("study", "claim", "guide_loss", "claim_against", "headline")
 @dataclass(frozen=True)
 class UserClaim:
     """A user's claim about their loss (``guide_loss``) against ``claim_against`` in one
-    study; the fields mean what :class:`lossbench.config.StudyConf`'s do."""
+    study; the fields mean what :class:`lossbench.study_schema.StudyConf`'s do."""
 
     study: str
     claim: str

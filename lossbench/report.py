@@ -2,7 +2,7 @@
 
 A study is one sweep (``lossbench -m +experiment=<study>``): a parent run with one child run
 per job. The study's definition (headline, guide's loss, claim and its type) is read from a
-child's resolved ``config.yaml`` artifact, validated by :class:`lossbench.config.StudyConf`.
+child's resolved ``config.yaml`` artifact, validated by :class:`lossbench.study_schema.StudyConf`.
 Only complete sweeps (parent ``FINISHED``) are used unless asked otherwise. Per study the
 report writes each loss's headline (mean and 95 % t-interval over seeds), a strip/box plot and
 a forest plot (PNGs beside the report), and the typed claim test of the guide's loss against
@@ -42,7 +42,7 @@ from mlflow.entities import Run
 from omegaconf import OmegaConf
 
 from lossbench import stats
-from lossbench.config import StudyConf
+from lossbench.study_schema import StudyConf
 from lossbench.tracking import PARENT_TAG, sqlite_path
 from lossbench.tune import SETTINGS_TAG, TUNED_TAG
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from lossbench.config import EXPERIMENTS_DIR
+from lossbench.study_schema import EXPERIMENTS_DIR
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 SUPERVISED = ("head", "consumes", "target_encoding")

@@ -19,6 +19,11 @@ class ConfigError(ValueError):
     """A configuration value is outside what lossbench accepts."""
 
 
+def one_line(e: BaseException) -> str:
+    """An error as one line, for a command's ``error:`` message (its first line, or its type)."""
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def require(ok: bool, key: str, allowed: str, value: Any) -> None:
     """Raise :class:`ConfigError` naming ``key`` and what it allows unless ``ok``."""
     if not ok:

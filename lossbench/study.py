@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lossbench import stats
+from lossbench.schema import one_line
 
 PROG = "lossbench study"
 
@@ -139,11 +140,6 @@ def compose_sweep(overrides: Sequence[str], return_hydra_config: bool = False):
                        return_hydra_config=return_hydra_config)
 
 
-def one_line(e: BaseException) -> str:
-    """An error as one line for a command's ``error:`` message."""
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
 def compose_study(name: str, overrides: Sequence[str]):  # -> (StudyConf, tracking uri)
     """The study's ``study:`` block and ``tracking.uri`` as a run of this sweep resolves them."""
     from omegaconf import OmegaConf
@@ -206,15 +202,24 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--round", type=int, default=5, metavar="K",
                     help="seeds per round: looks at K, 2K, ..., N (default: 5)")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
-    ap.add_argument("--sweep-root", type=Path, default=None,
-                    help="one sweep dir per round under it (default: "
-                         "multirun/<name>-until-decided/<timestamp>)")
+    add_sweep_root(ap, "round", "multirun/<name>-until-decided/<timestamp>")
     return ap.parse_known_args(list(argv))
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+def add_sweep_root(ap: argparse.ArgumentParser, each: str, default: str) -> None:
+    """A study command's ``--sweep-root``: one sweep dir per ``each`` under it."""
+    ap.add_argument("--sweep-root", type=Path, default=None,
+                    help=f"one sweep dir per {each} under it (default: {default})")
+
+
+def command_error(prog: str, message: str) -> int:
+    """Print a command's one-line error; its exit status (2, a user error)."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return 2
+
+
+def _error(message: str) -> int:
+    return command_error(PROG, message)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -37,7 +37,8 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.schema import ConfigError
+from lossbench.schema import ConfigError, one_line
+from lossbench.study import add_sweep_root, command_error, compose_sweep
 
 PROG = "lossbench tune"
 SETTINGS_TAG = "lossbench.settings"
@@ -97,7 +98,7 @@ def label(cell: dict[str, str]) -> str:
 
 def tune_file(cfg: DictConfig) -> Path:
     """``study.tune.file``, else ``experiments/tuned/<name>.yaml``."""
-    from lossbench.config import EXPERIMENTS_DIR
+    from lossbench.study_schema import EXPERIMENTS_DIR
 
     path = OmegaConf.select(cfg, "study.tune.file")
     return Path(path) if path else EXPERIMENTS_DIR / "tuned" / f"{cfg.name}.yaml"
@@ -175,8 +176,6 @@ RESERVED = ("seed", "settings", "objective", "hydra.sweep.dir", "hydra/sweeper")
 
 def compose_study(overrides: Sequence[str]) -> DictConfig:
     """The study's config as its jobs compose it, with the hydra node (its sweep params)."""
-    from lossbench.study import compose_sweep
-
     return compose_sweep(overrides, return_hydra_config=True)
 
 
@@ -184,7 +183,7 @@ def plan(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
     """What ``lossbench tune`` will run: the cells, the space of each, trials, objective."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from lossbench.config import StudyConf
+    from lossbench.study_schema import StudyConf
 
     if not cfg.get("study"):
         raise ConfigError(f"{cfg.name}: no study: block (+experiment=<study>)")
@@ -294,15 +293,12 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "Optuna trials (TPE, fixed sampler seed) over the study's study.tune space, scored by "
         "the headline on the validation split; writes the best settings to study.tune.file. "
         "Other arguments are Hydra overrides (+experiment=<study> is required).")
-    ap.add_argument("--sweep-root", type=Path, default=None,
-                    help="one sweep dir per cell under it (default: "
-                         "multirun/<name>-<profile>-trial/<timestamp>)")
+    add_sweep_root(ap, "cell", "multirun/<name>-<profile>-trial/<timestamp>")
     return ap.parse_known_args(list(argv))
 
 
 def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return command_error(PROG, message)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -315,7 +311,6 @@ def main(argv: Sequence[str]) -> int:
     try:
         p = plan(compose_study(overrides), overrides)
     except Exception as e:  # noqa: BLE001 - a config the study cannot tune: one line
-        from lossbench.study import one_line
 
         return _error(one_line(e))
     root = (args.sweep_root or Path("multirun") / f"{p['name']}-{p['profile']}-trial"

@@ -13,7 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 from lossbench import claims, naming, stats
-from lossbench.config import EXPERIMENTS_DIR, ConfigError, validate
+from lossbench.config import ConfigError, validate
+from lossbench.study_schema import EXPERIMENTS_DIR
 from lossbench.scenarios import check_fit, loss_overrides, where_it_fits
 from lossbench.tasks import task_module
 from tests.conftest import SHARED_DATA, compose_config

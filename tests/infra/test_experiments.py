@@ -11,7 +11,8 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from lossbench.config import EXPERIMENTS_DIR, ConfigError, validate
+from lossbench.config import ConfigError, validate
+from lossbench.study_schema import EXPERIMENTS_DIR
 from tests.conftest import SHARED_DATA, compose_with_hydra
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from mlflow.entities import Metric, Param
 from omegaconf import OmegaConf
 
 from lossbench import report, stats
-from lossbench.config import CLAIM_IDS, CLAIM_TYPES
+from lossbench.study_schema import CLAIM_IDS, CLAIM_TYPES
 from lossbench.tracking import PARENT_TAG
 
 ROOT = Path(__file__).resolve().parents[2]

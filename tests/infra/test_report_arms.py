@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from scipy import stats as sps
 
 from lossbench import report
-from lossbench.config import StudyConf
+from lossbench.study_schema import StudyConf
 from lossbench.schema import ConfigError
 from lossbench.tracking import PARENT_TAG
 from tests.infra.test_report import Store, empty_db  # noqa: F401 - fixture

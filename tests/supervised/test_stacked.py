@@ -9,7 +9,6 @@ import pytest
 import torch
 
 import lossbench.app as app
-from lossbench.schema import ConfigError
 from lossbench.tasks.supervised.classification import encode_target, loss_input
 from lossbench.tasks.supervised.loop import Batches
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
