@@ -42,7 +42,7 @@ from mlflow.entities import Run
 from omegaconf import OmegaConf
 
 from lossbench import stats
-from lossbench.study_schema import StudyConf
+from lossbench.study_schema import EXPERIMENTS_DIR, StudyConf
 from lossbench.tracking import PARENT_TAG, sqlite_path
 from lossbench.tune import SETTINGS_TAG, TUNED_TAG
 
@@ -183,7 +183,21 @@ def _declared(client: MlflowClient, children: list[Run]) -> Optional[tuple[Study
     cfg = read_config(client, first)
     if not cfg.get("study"):
         return None
-    return study_conf(cfg["study"], first.info.run_id), str(cfg.get("profile"))
+    block = dict(cfg["study"])
+    if "tune" not in block:  # runs from before study.tune: the study file's reason to skip
+        skip = _skip_in_study_file(str(cfg.get("name")))
+        if skip:
+            block["tune"] = {"skip": f"{skip} (from experiments/experiment/{cfg.get('name')}"
+                                     ".yaml: these runs predate study.tune)"}
+    return study_conf(block, first.info.run_id), str(cfg.get("profile"))
+
+
+def _skip_in_study_file(name: str) -> Optional[str]:
+    """``study.tune.skip`` as the study's file in this checkout writes it, if it does."""
+    path = EXPERIMENTS_DIR / "experiment" / f"{name}.yaml"
+    if not path.is_file():
+        return None
+    return OmegaConf.select(OmegaConf.load(path), "study.tune.skip")
 
 
 def _study_from(exp_name: str, parent: Run, children: list[Run], conf: StudyConf,

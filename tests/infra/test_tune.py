@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from lossbench import report, tune
 from lossbench.config import ConfigError
+from lossbench.study_schema import EXPERIMENTS_DIR
 from tests.conftest import compose_with_hydra
 from tests.infra.test_report import HOUSE_STUDY, Store
 
@@ -240,6 +241,23 @@ def test_report_says_why_a_study_is_not_tuned(tmp_path, empty_db):
     studies = report.load_studies(store.client)
     text = report.render(studies, tmp_path / "R.md", store.uri, plots=False, tuned={})
     assert "### tuned\n\nNot tuned: no validation split" in text
+
+
+def test_runs_from_before_study_tune_give_the_study_files_reason(tmp_path, empty_db):
+    """Runs whose study block predates ``study.tune`` are not called untuned for want of a
+    tuning sweep: the reason comes from the study's file, and the report says so."""
+    store = Store(tmp_path, empty_db)
+    store.sweep("overflow", HOUSE_STUDY, HOUSE_GUIDE)   # named as a study that skips tuning
+    studies = report.load_studies(store.client)
+    skip = OmegaConf.load(EXPERIMENTS_DIR / "experiment" / "overflow.yaml").study.tune.skip
+    assert studies[0].conf.tune.skip.startswith(skip)
+    text = report.render(studies, tmp_path / "R.md", store.uri, plots=False, tuned={})
+    assert (f"### tuned\n\nNot tuned: {skip} (from experiments/experiment/overflow.yaml: "
+            "these runs predate study.tune)") in text
+    # a study whose file tunes it, run before study.tune: still "not tuned in this profile"
+    store.sweep("power_outliers", HOUSE_STUDY, HOUSE_GUIDE)
+    studies = report.load_studies(store.client, ["power_outliers"])
+    assert studies[0].conf.tune.skip is None
 
 
 # --------------------------------------------------------------------------- end to end
