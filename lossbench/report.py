@@ -425,7 +425,7 @@ class Comparison:
     in_claim: bool
     wall: float                      # seconds per pair of runs (guide + alternative)
     family: int = 1                  # comparisons in the claim's Holm family
-    # indicator headline: collapse_test's rates, odds ratio, Fisher p, and runs per side
+    # indicator headline: stats.indicator_test's rates, odds ratio, Fisher p, and runs per side
     fisher: Optional[dict] = None
 
     def seeds_needed(self) -> Optional[int]:
@@ -495,11 +495,9 @@ def compare_indicator(condition: str, guide: str, alternative: str, x: Sequence[
     """A superiority claim on a 0/1 headline: Fisher's exact test of the guide's runs ``x``
     against the alternative's ``y`` (unpaired), one-sided in the claim's direction (min: the
     guide's rate is lower) for ``p_value``, the opposite direction for ``p_refute``."""
-    from lossbench.tasks.gan.study import collapse_test
-
     better, worse = ("less", "greater") if mode == "min" else ("greater", "less")
-    fisher = collapse_test(x, y, better)
-    p_refute = collapse_test(x, y, worse)["p"]
+    fisher = stats.indicator_test(x, y, better)
+    p_refute = stats.indicator_test(x, y, worse)["p"]
     fisher |= {"runs_a": len(x), "runs_b": len(y)}
     verdict = (stats.SUPPORTED if fisher["p"] < alpha else
                stats.REFUTED if p_refute < alpha else stats.INCONCLUSIVE)
@@ -787,13 +785,11 @@ def _means_table(s: Study) -> list[str]:
 
 def _rate_table(s: Study) -> list[str]:
     """Per loss the indicator's count, rate and exact (Clopper-Pearson) 95 % interval."""
-    from lossbench.tasks.gan.study import collapse_rate
-
     body = [RATE_HEADER, "|---|---|---|---|---|---|"]
     for cond, by_loss in sorted(grouped(s).items()):
         guide = s.guide_in(cond)
         for loss in sorted(by_loss, key=lambda l: (l != guide, l)):
-            r = collapse_rate(list(by_loss[loss].values()))
+            r = stats.indicator_rate(list(by_loss[loss].values()))
             name = f"**{loss}**" if loss == guide else loss
             body.append(f"| {cond} | {name} | {int(r['runs'])} | {_f(r['rate'])} "
                         f"| {int(r['collapsed'])} | {_ci(r['ci_low'], r['ci_high'])} |")

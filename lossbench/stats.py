@@ -16,7 +16,8 @@ its rule in its docstring: :func:`superiority`, :func:`non_inferiority`, :func:`
 (1 - 2 alpha) t-interval), :func:`holm` and :func:`claim_verdict` (a claim against several
 alternatives, Holm-adjusted), :func:`bootstrap_ci` (BCa), :func:`prob_improvement`
 (rliable's), :func:`paired_power` / :func:`seeds_needed`, and a group-sequential "seeds until
-decided" design, :func:`sequential_boundaries` / :func:`sequential_decision`.
+decided" design, :func:`sequential_boundaries` / :func:`sequential_decision`; for a 0/1
+headline per run, :func:`indicator_rate` (exact interval) and :func:`indicator_test` (Fisher).
 """
 
 from __future__ import annotations
@@ -681,3 +682,33 @@ def sequential_decision(diffs_so_far: Sequence[float], look_index: int, looks: S
     else:
         verdict = INCONCLUSIVE if look_index == len(b.looks) - 1 else CONTINUE
     return SequentialDecision(look_index, n, t, crit, verdict)
+
+
+# --------------------------------------------------------------------------- 0/1 headlines
+def indicator_rate(indicators: Sequence[float]) -> dict[str, float]:
+    """A 0/1 headline per run (e.g. ``final_collapsed``): ``collapsed`` (the count of 1s),
+    ``runs``, ``rate`` and its exact (Clopper-Pearson) 95 % interval ``ci_low``, ``ci_high``."""
+    values = np.asarray(indicators, dtype=float)
+    if len(values) == 0 or not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError(f"need 0/1 indicators, got {values.tolist()}")
+    k, n = int(values.sum()), len(values)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return {"collapsed": float(k), "runs": float(n), "rate": k / n,
+            "ci_low": float(ci.low), "ci_high": float(ci.high)}
+
+
+def indicator_test(a: Sequence[float], b: Sequence[float],
+                   alternative: str = "less") -> dict[str, float]:
+    """Fisher's exact test of arm A's 0/1 indicators against arm B's, unpaired (a seed does not
+    pair two arms' runs in any way the indicator depends on; exact at 30 runs).
+
+    ``alternative="less"``: H1 is that A's odds of a 1 (e.g. collapsing) are lower than B's;
+    ``"two-sided"`` as usual.
+    Returns the rates, their difference (A - B), the sample odds ratio and the p-value.
+    """
+    ra, rb = indicator_rate(a), indicator_rate(b)
+    table = [[ra["collapsed"], ra["runs"] - ra["collapsed"]],
+             [rb["collapsed"], rb["runs"] - rb["collapsed"]]]
+    res = stats.fisher_exact(np.asarray(table, dtype=int), alternative=alternative)
+    return {"rate_a": ra["rate"], "rate_b": rb["rate"], "rate_diff": ra["rate"] - rb["rate"],
+            "odds_ratio": float(res.statistic), "p": float(res.pvalue)}

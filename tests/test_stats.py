@@ -13,7 +13,8 @@ from scipy import stats as st
 
 from lossbench.stats import (CONTINUE, INCONCLUSIVE, NOT_SUPPORTED, REFUTED, SUPPORTED,
                              bootstrap_ci, claim_test, claim_verdict, cohens_dz, equivalence,
-                             holm, holm_adjust, lan_demets_z_boundaries, mean_ci,
+                             holm, holm_adjust, indicator_rate, indicator_test,
+                             lan_demets_z_boundaries, mean_ci,
                              non_inferiority, obf_spending, one_sided_t_pvalue,
                              overall_verdict, paired_differences, paired_power, paired_verdict,
                              prob_improvement, seeds_needed, sequential_boundaries,
@@ -428,3 +429,18 @@ def test_sequential_decision_details():
         == SUPPORTED
     with pytest.raises(ValueError, match="planned"):
         sequential_decision(d[:19], 3, LOOKS, "min")
+
+
+def test_indicator_rate_and_fishers_exact_test():
+    r = indicator_rate([1] * 3 + [0] * 27)
+    assert (r["collapsed"], r["runs"], r["rate"]) == (3, 30, 0.1)
+    assert r["ci_low"] == pytest.approx(0.0211, abs=1e-4)  # Clopper-Pearson 3/30
+    assert r["ci_high"] == pytest.approx(0.2653, abs=1e-4)
+    wgan, gan = [0] * 30, [1] * 10 + [0] * 20
+    t = indicator_test(wgan, gan)
+    # one-sided: P(no collapse among wgan's 30 | 10 collapses in 60 runs), hypergeometric
+    assert t["p"] == pytest.approx(math.comb(30, 10) / math.comb(60, 10))
+    assert t["rate_diff"] == pytest.approx(-1 / 3) and t["odds_ratio"] == 0.0
+    assert indicator_test(gan, wgan)["p"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="0/1"):
+        indicator_rate([0.5])

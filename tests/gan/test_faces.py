@@ -1,10 +1,8 @@
 """Faces for the GAN task, the DCGAN at 32x32 / 64x64, the nearest-training-image metric and
-panel, the 2-D collapse indicator, the study's collapse test and W1 bands, and scenario=wgan
+panel, the 2-D collapse indicator, the study's W1 bands, and scenario=wgan
 end to end on fake Olivetti faces."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -112,20 +110,6 @@ def test_collapse_indicator_on_collapsed_healthy_blurry_and_central_generators()
     assert mode_collapse(centre, modes) == {"modes_visited": 0.0, "collapsed": 1.0}
 
 
-# --------------------------------------------------------------------------- study
-def test_collapse_rate_and_fishers_exact_test():
-    r = study.collapse_rate([1] * 3 + [0] * 27)
-    assert (r["collapsed"], r["runs"], r["rate"]) == (3, 30, 0.1)
-    assert r["ci_low"] == pytest.approx(0.0211, abs=1e-4)  # Clopper-Pearson 3/30
-    assert r["ci_high"] == pytest.approx(0.2653, abs=1e-4)
-    wgan, gan = [0] * 30, [1] * 10 + [0] * 20
-    t = study.collapse_test(wgan, gan)
-    # one-sided: P(no collapse among wgan's 30 | 10 collapses in 60 runs), hypergeometric
-    assert t["p"] == pytest.approx(math.comb(30, 10) / math.comb(60, 10))
-    assert t["rate_diff"] == pytest.approx(-1 / 3) and t["odds_ratio"] == 0.0
-    assert study.collapse_test(gan, wgan)["p"] == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="0/1"):
-        study.collapse_rate([0.5])
 
 
 def test_w1_bands_are_median_and_quartiles_per_step():

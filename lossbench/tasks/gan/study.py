@@ -1,12 +1,8 @@
 """What the GAN study (claim C8: Wasserstein training collapses less and trains more smoothly
-than JS-based GAN training) computes from its runs; pure functions for ``lossbench report``.
+than JS-based GAN training) draws from its runs, for ``lossbench report`` (the collapse rates
+and Fisher's exact test are indicator statistics: :func:`lossbench.stats.indicator_rate`,
+:func:`lossbench.stats.indicator_test`).
 
-* :func:`collapse_rate`: per loss, the runs that collapsed (``final_collapsed`` = 1, see
-  :func:`lossbench.tasks.gan.metrics.mode_collapse`) out of all, with the exact
-  (Clopper-Pearson) 95 % interval of the rate.
-* :func:`collapse_test`: Fisher's exact test on the 2x2 table (collapsed / not, loss A / B),
-  one-sided by default: H1 is that A collapses *less often* than B. Unpaired: a seed does not
-  pair two losses' runs in any way the collapse depends on, and the test stays exact at 30 runs.
 * :func:`w1_bands`: per loss and generator step, the median and interquartile range of W1
   over seeds (the ``w1`` metric history of each run); :func:`w1_band_figure` draws them.
 """
@@ -21,35 +17,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
-
-
-def collapse_rate(collapsed: Sequence[float]) -> dict[str, float]:
-    """``collapsed`` (count), ``runs``, ``rate`` and its exact 95 % interval ``ci_low``,
-    ``ci_high`` from the runs' 0/1 ``final_collapsed``."""
-    values = np.asarray(collapsed, dtype=float)
-    if len(values) == 0 or not np.isin(values, (0.0, 1.0)).all():
-        raise ValueError(f"need 0/1 collapse indicators, got {values.tolist()}")
-    k, n = int(values.sum()), len(values)
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
-    return {"collapsed": float(k), "runs": float(n), "rate": k / n,
-            "ci_low": float(ci.low), "ci_high": float(ci.high)}
-
-
-def collapse_test(a: Sequence[float], b: Sequence[float],
-                  alternative: str = "less") -> dict[str, float]:
-    """Fisher's exact test of the collapse indicators of loss A against loss B.
-
-    ``alternative="less"``: H1 is that A's odds of collapsing are lower than B's (the claim's
-    direction when A is the Wasserstein loss, B the standard GAN); ``"two-sided"`` as usual.
-    Returns the rates, their difference (A - B), the sample odds ratio and the p-value.
-    """
-    ra, rb = collapse_rate(a), collapse_rate(b)
-    table = [[ra["collapsed"], ra["runs"] - ra["collapsed"]],
-             [rb["collapsed"], rb["runs"] - rb["collapsed"]]]
-    res = stats.fisher_exact(np.asarray(table, dtype=int), alternative=alternative)
-    return {"rate_a": ra["rate"], "rate_b": rb["rate"], "rate_diff": ra["rate"] - rb["rate"],
-            "odds_ratio": float(res.statistic), "p": float(res.pvalue)}
 
 
 def w1_bands(histories: Mapping[str, Sequence[Sequence[tuple[float, float]]]]
