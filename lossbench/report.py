@@ -973,9 +973,21 @@ def _tuned_cells(t: Study) -> dict[tuple[str, str], tuple[str, str]]:
     for cond, by_arm in _by_condition(t).items():
         for arm, runs in by_arm.items():
             tags = next(iter(runs.values())).data.tags
-            out[(cond, arm)] = (tags.get(f"{TUNED_TAG}.values", "?"),
+            out[(cond, arm)] = (_short_values(tags.get(f"{TUNED_TAG}.values", "?")),
                                 tags.get(f"{TUNED_TAG}.trials", "?"))
     return out
+
+
+def _short_values(values: str) -> str:
+    """``key=value ...`` with each float to 4 significant digits, for reading (the tuned file
+    and the run's tag keep every digit)."""
+    def short(item: str) -> str:
+        key, _, value = item.partition("=")
+        try:
+            return f"{key}={float(value):.4g}" if "." in value or "e" in value else item
+        except ValueError:
+            return item
+    return " ".join(short(item) for item in values.split())
 
 
 def tuned_section(s: Study, t: Optional[Study], verdict: str, alpha: float) -> list[str]:

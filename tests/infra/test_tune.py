@@ -178,7 +178,7 @@ HOUSE_GUIDE = {("mse", "Adam"): 0.0, ("mae", "Adam"): 0.30, ("huber", "Adam"): 0
                ("log_cosh", "Adam"): -0.25}
 HOUSE_TUNED = {("mse", "Adam"): 0.0, ("mae", "Adam"): 0.30, ("huber", "Adam"): 0.2,
                ("log_cosh", "Adam"): 0.25}
-TUNED_TAGS = {"lossbench.settings": "tuned", "lossbench.tuned.values": "optimizer.lr=0.0031",
+TUNED_TAGS = {"lossbench.settings": "tuned", "lossbench.tuned.values": "optimizer.lr=0.003123456789",
               "lossbench.tuned.trials": "8", "lossbench.tuned.objective": "final_val_rmse"}
 
 
@@ -216,7 +216,7 @@ def test_report_shows_guide_and_tuned_sections_and_the_changed_verdict(tuned_sto
                       for part in hp_text.split("### tuned"))
     guide_mean = guide_row.split("|")[4].strip()  # | condition | loss | seeds | mean | CI |
     assert row.startswith(f"| all | log_cosh | {guide_mean} | 6 | ")  # side by side
-    assert row.endswith("| optimizer.lr=0.0031 | 8 |")
+    assert row.endswith("| optimizer.lr=0.003123 | 8 |")
     assert "tuning changed the verdict of house_price: refuted -> supported." in text
     spam_text = text.split("## spam")[1]
     assert "### tuned" in spam_text and "Not tuned in this profile" in spam_text
