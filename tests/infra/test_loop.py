@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lossbench.app import run
-from lossbench.loop import TrainingDiverged, batch_generator, batch_indices, fit
+from lossbench.loop import TrainingDiverged, batch_generator, batch_indices, fit, weights_finite
 from lossbench.tasks.supervised.loop import epoch_losses
 from lossbench.tasks.supervised.models import MLP
 from tests.conftest import compose_config
@@ -110,6 +110,39 @@ def test_nan_loss_raises_training_diverged():
     nan_loss = lambda out, y: (out - y).pow(2).mean() * float("nan")  # noqa: E731
     with pytest.raises(TrainingDiverged, match="nan"):
         _fit(nan_loss, lambda m: {"val": 1.0})
+
+
+def _poison_after(epoch: int):
+    """An SGD step that writes inf into the first weight from epoch ``epoch`` on, while the
+    training loss of that epoch (computed before the step) stays finite."""
+    calls = {"epoch": 0}
+
+    def poison(p: torch.Tensor) -> None:
+        p.grad.fill_(float("inf"))
+
+    def evaluate(model):
+        calls["epoch"] += 1
+        if calls["epoch"] == epoch - 1:
+            next(model.parameters()).register_post_accumulate_grad_hook(poison)
+        return {"val": 1.0 / calls["epoch"]}
+    return evaluate
+
+
+def test_non_finite_weights_with_a_finite_loss_raise_training_diverged():
+    with pytest.raises(TrainingDiverged, match="at epoch 3"):
+        _fit(torch.nn.MSELoss(), _poison_after(3))
+
+
+def test_on_diverge_stop_reports_the_epoch_and_keeps_the_best_finite_weights():
+    model, result = _fit(torch.nn.MSELoss(), _poison_after(3), on_diverge="stop")
+    assert (result.diverged_epoch, result.epochs_run, result.best_epoch) == (3, 3, 2)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert weights_finite(model)
+    next(model.parameters()).data[0] = float("nan")
+    assert not weights_finite(model)
+    assert weights_finite(torch.nn.ReLU())  # no parameters: nothing to be non-finite
+    _, result = _fit(torch.nn.MSELoss(), lambda m: {"val": 1.0}, on_diverge="stop")
+    assert result.diverged_epoch == 0  # 0: it did not diverge
 
 
 def test_unknown_monitor_names_the_available_metrics():
