@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,9 @@ def main(argv: Sequence[str]) -> int:
            "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
            "--workers", "1"]
     proc = subprocess.Popen(cmd, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    # SIGTERM (kill, a test's terminate()) ends through the finally below, which stops the
+    # server too; Python's default would leave it running with no parent
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         wait_until_up(url, proc, args.timeout)
         print(f"MLflow UI for {uri} on {url} (Ctrl-C stops it):")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -274,3 +275,36 @@ def test_ui_resolves_the_store_like_a_run_and_links_runs_table_and_latest_study(
     assert lines[-1].startswith("latest study sweep")
     assert lines[-1].endswith(f"http://127.0.0.1:5000/#/experiments/1/runs/{parent}")
     assert not any("Default" in line for line in lines)  # no runs there
+
+
+@pytest.mark.slow
+def test_ui_stops_its_server_when_it_is_terminated(tmp_path):
+    """SIGTERM to ``lossbench ui`` stops the MLflow server it started (none is left behind)."""
+    import signal
+    import sys
+
+    import psutil
+
+    from tests.mlflow_server import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "lossbench", "ui", "--port", str(free_port()),
+           f"tracking.uri=sqlite:///{tmp_path}/ui.db"]
+    ui = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)},
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server: list[psutil.Process] = []
+    try:
+        # printed once the server answers (MLflow's own lines may come first)
+        assert any(line.startswith("MLflow UI for") for line in iter(ui.stdout.readline, ""))
+        server = psutil.Process(ui.pid).children(recursive=True)
+        assert server and "server" in " ".join(server[0].cmdline())
+        ui.send_signal(signal.SIGTERM)
+        assert ui.wait(timeout=60) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(server, timeout=30)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        ui.kill()
+        for p in server:  # never leave a server behind, even when the test fails
+            if p.is_running():
+                p.kill()
+
