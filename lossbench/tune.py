@@ -174,11 +174,6 @@ def objective(cfg: DictConfig) -> str:
 RESERVED = ("seed", "settings", "objective", "hydra.sweep.dir", "hydra/sweeper")
 
 
-def compose_study(overrides: Sequence[str]) -> DictConfig:
-    """The study's config as its jobs compose it, with the hydra node (its sweep params)."""
-    return compose_sweep(overrides, return_hydra_config=True)
-
-
 def plan(cfg: DictConfig, overrides: Sequence[str]) -> dict[str, Any]:
     """What ``lossbench tune`` will run: the cells, the space of each, trials, objective."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -309,9 +304,9 @@ def main(argv: Sequence[str]) -> int:
     if taken:
         return _error(f"{', '.join(taken)}: set by lossbench tune (study.tune); leave out")
     try:
-        p = plan(compose_study(overrides), overrides)
+        # the config its jobs compose, with the hydra node (the sweep params)
+        p = plan(compose_sweep(overrides, return_hydra_config=True), overrides)
     except Exception as e:  # noqa: BLE001 - a config the study cannot tune: one line
-
         return _error(one_line(e))
     root = (args.sweep_root or Path("multirun") / f"{p['name']}-{p['profile']}-trial"
             / _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")).resolve()

@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from lossbench import report, tune
+from lossbench.study import compose_sweep
 from lossbench.config import ConfigError
 from lossbench.study_schema import EXPERIMENTS_DIR
 from tests.conftest import compose_with_hydra
@@ -25,7 +26,7 @@ DATA = Path("/work/shared/data")
 
 def study_config(*overrides: str):
     """A study's job config with its hydra node (the sweep params), as lossbench tune reads it."""
-    return tune.compose_study(list(overrides))
+    return compose_sweep(list(overrides), return_hydra_config=True)
 
 
 @pytest.fixture(scope="module")
