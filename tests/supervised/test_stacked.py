@@ -165,3 +165,28 @@ def test_every_loss_gives_each_seed_its_own_value(loss):
         idx = torch.randperm(40, generator=torch.Generator().manual_seed(i))[:16]
         alone = b.loss_fn(b.to_loss_input(m(b.x[idx])), b.target[idx])
         torch.testing.assert_close(got[i], alone)
+
+
+def test_batched_chain_matches_each_model_alone():
+    """The MLP's batched forward (one baddbmm per layer for all seeds) gives each seed its own
+    model's outputs and gradients; models that are not such a chain get None (vmap instead)."""
+    from lossbench.tasks.supervised.models import MLP, SmallCNN
+    from lossbench.tasks.supervised.stacked import batched_chain
+
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(MLP((2, 3), 4, [8, 5], 0.0).double())
+    stack = Stack(models)
+    assert batched_chain(models[0], stack.params) is not None
+    x = torch.randn(3, 7, 2, 3, dtype=torch.float64)
+    out = stack(x)
+    out.pow(2).sum().backward()
+    for i, m in enumerate(models):
+        alone = m(x[i])
+        torch.testing.assert_close(out[i], alone, rtol=1e-12, atol=1e-12)
+        alone.pow(2).sum().backward()
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(stack.params[name].grad[i], p.grad, rtol=1e-12, atol=1e-12)
+    cnn = SmallCNN((1, 8, 8), 2, [2, 3], 4, 0.0)
+    assert batched_chain(cnn, Stack([cnn]).params) is None

@@ -5,7 +5,10 @@ seeds. Each seed keeps exactly what it would have alone:
 
 * its model is built by the task's own ``build`` after ``seed_everything(seed)`` (same initial
   weights, same data split, same loss), then the models are stacked with
-  :func:`torch.func.stack_module_state` and called through ``vmap(functional_call(...))``;
+  :func:`torch.func.stack_module_state`; a chain of ``Flatten``, ``Linear`` and elementwise
+  activations (the MLP) runs as batched matrix products (``torch.baddbmm``, one per layer for
+  all seeds: 1.3-1.7x faster per step than ``vmap`` measured on 10 seeds of an 8-64-64-1 MLP,
+  one CPU thread), any other model through ``vmap(functional_call(...))``;
 * its batch order: each epoch every seed draws its permutation from its own generator;
 * its gradient: the loss is the sum of the per-seed losses (each the seed's own loss module on
   its own slice; one ``vmap``-ed call when the loss holds no tensors, so is the same function
@@ -32,7 +35,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from hydra.utils import instantiate
@@ -60,13 +63,59 @@ def unstackable(cfg: DictConfig) -> str:
     return ""
 
 
+# elementwise layers a batched chain applies as they are (they hold no parameters)
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.SiLU,
+                nn.Identity)
+
+
+def batched_chain(model: nn.Module, params: dict[str, torch.Tensor],
+                  ) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """The stacked forward of a model that is a chain (``nn.Sequential``, possibly one level
+    down, as :class:`~lossbench.tasks.supervised.models.MLP`'s ``net``) of ``Flatten``,
+    ``Linear`` and elementwise activations: ``x`` of shape (seeds, batch, ...) through one
+    ``torch.baddbmm`` per linear layer, reading the stacked ``params`` (so the optimizer's
+    updates are seen). None for any other model."""
+    children = dict(model.named_children())
+    prefix, chain = "", model
+    if not isinstance(model, nn.Sequential) and len(children) == 1:
+        (prefix, chain), = children.items()
+        prefix += "."
+    if not isinstance(chain, nn.Sequential) or list(model.buffers()):
+        return None
+    steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    for name, layer in chain.named_children():
+        if isinstance(layer, nn.Linear):
+            w = params[f"{prefix}{name}.weight"]
+            b = params.get(f"{prefix}{name}.bias")
+            steps.append(lambda h, w=w, b=b: torch.bmm(h, w.transpose(1, 2)) if b is None
+                         else torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
+        elif isinstance(layer, nn.Flatten) and layer.start_dim == 1 and layer.end_dim == -1:
+            steps.append(lambda h: h.flatten(2))
+        elif isinstance(layer, _ELEMENTWISE):
+            steps.append(layer)
+        else:
+            return None
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            x = step(x)
+        return x
+
+    return forward
+
+
 class Stack:
     """Several models of one architecture as one: stacked parameters (seed first), a batched
-    forward, and :meth:`unstack` to copy the parameters back into each seed's own model."""
+    forward (:func:`batched_chain` where the model allows, else ``vmap``), and
+    :meth:`unstack` to copy the parameters back into each seed's own model."""
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         self.models = list(models)
         self.params, self.buffers = stack_module_state(self.models)
+        chain = batched_chain(self.models[0], self.params)
+        if chain is not None:
+            self._forward = lambda p, b, x: chain(x)
+            return
         base = copy.deepcopy(self.models[0]).to("meta")
         self._forward = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
 
