@@ -13,6 +13,7 @@ from lossbench.plots import plt
 def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
     """Scatter of predictions against targets with the identity line."""
     fig, ax = plt.subplots(figsize=(5, 5))
+    fig.subplots_adjust(left=0.15, right=0.96, bottom=0.11, top=0.92)  # see learning_curve
     ax.scatter(y_true, y_pred, s=4, alpha=0.4)
     lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, label="y = x")
@@ -20,7 +21,6 @@ def predicted_vs_true(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Fig
     ax.set_ylabel("predicted")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
     return fig
 
 
