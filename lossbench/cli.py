@@ -72,6 +72,16 @@ def help_text() -> str:
     ])
 
 
+def release_workers() -> None:
+    """End the joblib launcher's worker processes once the sweep has returned: every job's
+    run is closed and its outcome recorded, so nothing is lost, and waiting for each idle
+    worker's own interpreter teardown (torch, MLflow) held every sweep's exit 4 s on 2 cores."""
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(loky, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
 def main() -> None:
     if any(a in ("--help", "-h") for a in sys.argv[1:2]):
         print(help_text())
@@ -125,6 +135,7 @@ def main() -> None:
             close_interrupted_sweep(e)
             print(f"lossbench: {e}: the run is KILLED", file=sys.stderr)
             raise SystemExit(e.exit_status) from None
+        release_workers()
         status = outcomes.report(record)
     finally:
         os.unlink(record)

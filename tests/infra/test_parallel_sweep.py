@@ -56,3 +56,21 @@ def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
     assert parents[0].data.tags["mlflow.source.git.commit"] == children[0].data.tags["mlflow.source.git.commit"]
     with sqlite3.connect(tmp_path / "mlflow.db") as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_release_workers_ends_the_launchers_worker_processes():
+    """After a sweep the joblib launcher's idle workers are ended at once (waiting for their
+    own teardown held every sweep's exit seconds); none left is a no-op."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from lossbench.cli import release_workers
+
+    executor = get_reusable_executor(max_workers=1)
+    assert executor.submit(pow, 2, 5).result() == 32
+    workers = list(executor._processes.values())
+    assert workers and all(p.is_alive() for p in workers)
+    release_workers()
+    for p in workers:
+        p.join(timeout=10)
+        assert not p.is_alive()
+    release_workers()  # the executor is shut down: nothing to do, no error
