@@ -101,3 +101,56 @@ def test_twin_ends_on_lossbench_metrics(case, tmp_path, monkeypatch):
     twin = bench.TWINS[cfg.task]()(cfg)
     for key in keys:
         assert twin[key] == pytest.approx(final[f"final_{key}"], rel=1e-5, abs=1e-7), key
+
+
+@pytest.mark.slow
+def test_time_studies_times_each_study_and_says_how_far_a_stopped_one_got(tmp_path):
+    """experiments/time_studies.py: a study that runs to the end has every job finished and
+    its devices named; one stopped by its cap says so, with its log kept."""
+    def run(*args: str):
+        out = tmp_path / "times.md"
+        proc = run_python(str(ROOT / "experiments" / "time_studies.py"), "--profile", "quick",
+                          "--data-dir", str(SHARED_DATA), "--set", "download=false",
+                          "--set", "seed=0", "--set", "trainer.epochs=1",
+                          "--work", str(tmp_path / "w"), "--out", str(out), *args,
+                          cwd=tmp_path, timeout=600)
+        return proc, [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")], \
+            out.read_text()
+
+    proc, rows, table = run("--study", "outliers_mae")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert rows == [{"study": "outliers_mae", "status": "0", "wall_s": rows[0]["wall_s"],
+                     "finished": 2, "jobs": 2, "devices": "cpu"}]  # mae, mse: one seed each
+    assert "| outliers_mae | 0 |" in table and "| 2 of 2 | cpu |" in table
+    proc, rows, table = run("--study", "power_outliers", "--cap", "3")
+    assert proc.returncode == 1
+    assert rows[0]["status"] == "stopped at 3 s" and rows[0]["finished"] == 0
+    assert "| power_outliers | stopped at 3 s |" in table
+    assert (tmp_path / "w" / "logs" / "power_outliers.log").exists()
+
+
+def test_time_studies_marks_what_the_budget_did_not_reach(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("time_studies",
+                                                  ROOT / "experiments" / "time_studies.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.studies()) == {p.stem for p in (ROOT / "experiments" / "experiment")
+                                     .glob("*.yaml")}
+    assert module.studies()[0] == "overflow"
+    calls = []
+
+    def fake(study, args, work, cap):
+        calls.append((study, cap))
+        module.time.sleep(1.0)
+        return {"study": study, "status": f"stopped at {cap:.0f} s", "wall_s": cap,
+                "finished": 1, "jobs": 3, "devices": "cuda"}
+
+    monkeypatch.setattr(module, "time_study", fake)
+    out = tmp_path / "t.md"
+    rc = module.main(["--study", "a", "--study", "b", "--budget", "1.5", "--cap", "50",
+                      "--work", str(tmp_path), "--out", str(out)])
+    assert rc == 1
+    assert [c[0] for c in calls] == ["a"] and 1.0 < calls[0][1] <= 1.5  # capped by budget
+    table = out.read_text()
+    assert "| a | stopped at 1 s |" in table and "| 1 of 3 | cuda |" in table
+    assert "| b | not run (budget spent) |" in table
