@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's lossbench, as the sweeps it starts use
+from lossbench import outcomes  # noqa: E402 - the sweep record's reader
+
 # roughly cheapest first (quick profile, 2 cores), so a budget covers as many as it can
 ORDER = ["overflow", "sparse_memory", "skewed_median", "skewed_mean", "standardization",
          "outliers_mae", "power_outliers", "batch_size", "overfitting", "optimizer_pairing",
@@ -46,9 +49,7 @@ def command(study: str, profile: str, work: Path, data_dir: str, extra: list[str
 
 def outcome(sweep_dir: Path, log: str) -> dict[str, object]:
     """Jobs finished and recorded (jobs.jsonl), and the devices the runs logged."""
-    path = sweep_dir / "jobs.jsonl"
-    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] \
-        if path.exists() else []
+    lines = outcomes.read(str(sweep_dir / outcomes.FILE))
     devices = sorted(set(re.findall(r" on (cuda(?::\d+)?|cpu|mps)\b", log)))
     return {"finished": sum(x["outcome"] == "finished" for x in lines), "jobs": len(lines),
             "devices": ",".join(devices) or "-"}

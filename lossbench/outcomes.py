@@ -61,11 +61,9 @@ def read(path: str) -> list[dict]:
 
 def finished_before(sweep_dir: str, overrides: str) -> bool:
     """Whether the sweep dir's record has this job (:func:`job_key`) as finished."""
-    path, key = Path(sweep_dir) / FILE, job_key(overrides)
-    if not path.exists():
-        return False
-    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return any(x["outcome"] == "finished" and x.get("overrides") == key for x in lines)
+    key = job_key(overrides)
+    return any(x["outcome"] == "finished" and x.get("overrides") == key
+               for x in read(str(Path(sweep_dir) / FILE)))
 
 
 def summary(lines: list[dict]) -> Optional[str]:
