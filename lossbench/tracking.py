@@ -73,6 +73,11 @@ def sqlite_path(uri: str) -> Optional[Path]:
     return Path(path) if path and path != ":memory:" else None
 
 
+# stores this process has prepared (a stacked job's seeds open one tracker each: preparing
+# the store again for each cost 0.35 s per seed)
+_PREPARED: set[str] = set()
+
+
 def prepare_store(uri: str) -> None:
     """Make a SQLite store safe for parallel jobs (joblib workers, several CLIs at once).
 
@@ -97,11 +102,6 @@ def prepare_store(uri: str) -> None:
         finally:
             con.close()
     _PREPARED.add(uri)
-
-
-# stores this process has prepared (a stacked job's seeds open one tracker each: preparing
-# the store again for each cost 0.35 s per seed)
-_PREPARED: set[str] = set()
 
 
 class Tracker(Protocol):
