@@ -74,7 +74,8 @@ def sqlite_path(uri: str) -> Optional[Path]:
 
 
 # stores this process has prepared (a stacked job's seeds open one tracker each: preparing
-# the store again for each cost 0.35 s per seed)
+# the store again for each cost 0.35 s per seed). A database file removed under a running
+# process cannot be prepared again in it: MLflow keeps its engine for the URI.
 _PREPARED: set[str] = set()
 
 
@@ -89,7 +90,7 @@ def prepare_store(uri: str) -> None:
     Done once per process and database file.
     """
     path = sqlite_path(uri)
-    if path is None or (uri in _PREPARED and path.exists()):
+    if path is None or uri in _PREPARED:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as lock:

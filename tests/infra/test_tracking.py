@@ -79,6 +79,21 @@ def test_a_synthetic_run_logs_its_distance_to_the_truth_once_with_a_figure(store
     assert "plots/fit_vs_truth.png" in plots
 
 
+def test_a_store_is_prepared_once_per_process(tmp_path, monkeypatch):
+    """prepare_store creates and migrates a SQLite store under its lock once per process and
+    database (a stacked job's seeds each open a tracker); another database gets its own."""
+    import lossbench.tracking as tracking
+
+    opened = []
+    real = tracking.MlflowClient
+    monkeypatch.setattr(tracking, "MlflowClient", lambda **kw: opened.append(kw) or real(**kw))
+    for name in ("once.db", "once.db", "other.db", "once.db"):
+        tracking.prepare_store(f"sqlite:///{tmp_path}/{name}")
+    assert [kw["tracking_uri"] for kw in opened] == [f"sqlite:///{tmp_path}/once.db",
+                                                     f"sqlite:///{tmp_path}/other.db"]
+    assert (tmp_path / "once.db").exists() and (tmp_path / "other.db").exists()
+
+
 def test_same_data_same_digest_other_split_other_digest():
     from lossbench.tasks.supervised.data import diabetes
 
