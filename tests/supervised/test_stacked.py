@@ -188,5 +188,23 @@ def test_batched_chain_matches_each_model_alone():
         alone.pow(2).sum().backward()
         for name, p in m.named_parameters():
             torch.testing.assert_close(stack.params[name].grad[i], p.grad, rtol=1e-12, atol=1e-12)
+    seq = torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    forward = batched_chain(seq, Stack([seq]).params)
+    h = x[:1].flatten(2).float()
+    torch.testing.assert_close(forward(h), seq(h[0])[None])
+
+    class Residual(torch.nn.Module):  # a Linear, ReLU, Linear that is not a chain
+        def __init__(self):
+            super().__init__()
+            self.a, self.act, self.b = torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 4)
+
+        def forward(self, h):
+            return h + self.b(self.act(self.a(h)))
+
+    class Doubled(MLP):  # an MLP whose forward is not its net's
+        def forward(self, h):
+            return 2 * self.net(h)
+
     cnn = SmallCNN((1, 8, 8), 2, [2, 3], 4, 0.0)
-    assert batched_chain(cnn, Stack([cnn]).params) is None
+    for other in (cnn, Residual(), Doubled((4,), 1, [3], 0.0)):
+        assert batched_chain(other, Stack([other]).params) is None, type(other).__name__

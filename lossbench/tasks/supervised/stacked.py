@@ -46,6 +46,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from lossbench.loop import FitResult, FitState, TrainingDiverged, batch_indices, end_epoch
 from lossbench.runner import EpochTask, finish, prefixed
 from lossbench.tasks.supervised.loop import Batches
+from lossbench.tasks.supervised.models import MLP
 from lossbench.tracking import Tracker
 
 
@@ -70,28 +71,25 @@ _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.
 
 def batched_chain(model: nn.Module, params: dict[str, torch.Tensor],
                   ) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
-    """The stacked forward of a model that is a chain (``nn.Sequential``, possibly one level
-    down, as :class:`~lossbench.tasks.supervised.models.MLP`'s ``net``) of ``Flatten``,
-    ``Linear`` and elementwise activations: ``x`` of shape (seeds, batch, ...) through one
-    ``torch.baddbmm`` per linear layer, reading the stacked ``params`` (so the optimizer's
-    updates are seen). None for any other model."""
-    children = dict(model.named_children())
-    prefix, chain = "", model
-    if not isinstance(model, nn.Sequential) and len(children) == 1:
-        (prefix, chain), = children.items()
-        prefix += "."
-    if not isinstance(chain, nn.Sequential) or list(model.buffers()):
+    """The stacked forward of a model that is a chain: an ``nn.Sequential``, or an
+    :class:`~lossbench.tasks.supervised.models.MLP` (whose forward is its ``net``), of
+    ``Flatten``, ``Linear`` and elementwise activations: ``x`` of shape (seeds, batch, ...)
+    through one ``torch.baddbmm`` per linear layer, reading the stacked ``params`` (so the
+    optimizer's updates are seen). None for any other model: only these types are known to
+    compute exactly their layers in order (a subclass may not)."""
+    prefix, chain = ("net.", model.net) if type(model) is MLP else ("", model)
+    if type(chain) is not nn.Sequential:
         return None
     steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
     for name, layer in chain.named_children():
-        if isinstance(layer, nn.Linear):
+        if type(layer) is nn.Linear:
             w = params[f"{prefix}{name}.weight"]
             b = params.get(f"{prefix}{name}.bias")
             steps.append(lambda h, w=w, b=b: torch.bmm(h, w.transpose(1, 2)) if b is None
                          else torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)))
-        elif isinstance(layer, nn.Flatten) and layer.start_dim == 1 and layer.end_dim == -1:
+        elif type(layer) is nn.Flatten and layer.start_dim == 1 and layer.end_dim == -1:
             steps.append(lambda h: h.flatten(2))
-        elif isinstance(layer, _ELEMENTWISE):
+        elif type(layer) in _ELEMENTWISE:
             steps.append(layer)
         else:
             return None
