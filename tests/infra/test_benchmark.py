@@ -154,3 +154,12 @@ def test_time_studies_marks_what_the_budget_did_not_reach(tmp_path, monkeypatch)
     table = out.read_text()
     assert "| a | stopped at 1 s |" in table and "| 1 of 3 | cuda |" in table
     assert "| b | not run (budget spent) |" in table
+    # a row counts finished jobs among those the sweep recorded, and the devices named
+    sweep = tmp_path / "sweeps" / "c"
+    sweep.mkdir(parents=True)
+    jobs = [("c-s0", "finished"), ("c-s1", "failed"), ("c-s2", "refused"), ("c-s3", "finished")]
+    (sweep / "jobs.jsonl").write_text(
+        "".join(json.dumps({"job": j, "outcome": o}) + "\n" for j, o in jobs))
+    log = "[..] - c-s0 on cuda:0\n[..] - c-s3 on cpu\n[..] on cuda:0"
+    assert module.outcome(sweep, log) == {"finished": 2, "jobs": 4, "devices": "cpu,cuda:0"}
+    assert module.outcome(tmp_path / "none", "") == {"finished": 0, "jobs": 0, "devices": "-"}
