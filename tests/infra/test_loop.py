@@ -112,13 +112,19 @@ def test_nan_loss_raises_training_diverged():
         _fit(nan_loss, lambda m: {"val": 1.0})
 
 
+STEPS_PER_EPOCH = 4  # _toy's 64 rows in batches of 16
+
+
 def _poison_after(epoch: int):
-    """An SGD step that writes inf into the first weight from epoch ``epoch`` on, while the
-    training loss of that epoch (computed before the step) stays finite."""
-    calls = {"epoch": 0}
+    """The last SGD step of epoch ``epoch`` writes inf into the first weight, so every
+    training loss of that epoch (each computed before its step) stays finite: only the
+    weights say it diverged."""
+    calls = {"epoch": 0, "steps": 0}
 
     def poison(p: torch.Tensor) -> None:
-        p.grad.fill_(float("inf"))
+        calls["steps"] += 1
+        if calls["steps"] == STEPS_PER_EPOCH:
+            p.grad.fill_(float("inf"))
 
     def evaluate(model):
         calls["epoch"] += 1
