@@ -13,8 +13,8 @@ def learning_curve(history: list[dict[str, float]], metric: str, title: str) -> 
     """Training loss (left axis) and train/val/test ``metric`` (right axis) per epoch; an
     empty history (a run that diverged in its first epoch) gives empty axes saying so."""
     epochs = [h["epoch"] for h in history]
-    # fixed margins, not tight_layout: that draws the figure once more (0.1 s of 0.25 s), and
-    # every run of a sweep makes this figure
+    # fixed margins, not tight_layout: that draws the figure once more (saving this figure
+    # took 0.26-0.38 s with it, 0.14-0.22 s without), and every run of a sweep makes it
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.88, wspace=0.25)
     if not history:
