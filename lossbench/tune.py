@@ -38,7 +38,6 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.schema import ConfigError, one_line
-from lossbench.study import add_sweep_root, command_error, compose_sweep
 
 PROG = "lossbench tune"
 SETTINGS_TAG = "lossbench.settings"
@@ -288,11 +287,15 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "Optuna trials (TPE, fixed sampler seed) over the study's study.tune space, scored by "
         "the headline on the validation split; writes the best settings to study.tune.file. "
         "Other arguments are Hydra overrides (+experiment=<study> is required).")
+    from lossbench.study import add_sweep_root
+
     add_sweep_root(ap, "cell", "multirun/<name>-<profile>-trial/<timestamp>")
     return ap.parse_known_args(list(argv))
 
 
 def _error(message: str) -> int:
+    from lossbench.study import command_error
+
     return command_error(PROG, message)
 
 
@@ -304,6 +307,8 @@ def main(argv: Sequence[str]) -> int:
     if taken:
         return _error(f"{', '.join(taken)}: set by lossbench tune (study.tune); leave out")
     try:
+        from lossbench.study import compose_sweep
+
         # the config its jobs compose, with the hydra node (the sweep params)
         p = plan(compose_sweep(overrides, return_hydra_config=True), overrides)
     except Exception as e:  # noqa: BLE001 - a config the study cannot tune: one line
