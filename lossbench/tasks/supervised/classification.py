@@ -23,7 +23,6 @@ A loss with ``prior_bias_init`` starts the model's last bias at the training pri
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import torch
@@ -38,7 +37,8 @@ from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
+from lossbench.tasks.supervised.loop import (Batches, check_common, epoch_metrics, once_per_weights,
+                                             to_device)
 from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
                                                 classification_metrics)
@@ -155,21 +155,19 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
                   for i in range(0, len(x), EVAL_CHUNK)]
         return torch.cat(chunks).double().cpu().numpy()
 
+    proba = once_per_weights(model, predict_proba, tensors)
+
     def score(part: str) -> dict[str, float]:
-        x, y = tensors[part]
-        return classification_metrics(y.cpu().numpy(), predict_proba(x))
+        return classification_metrics(tensors[part][1].cpu().numpy(), proba(part))
 
     def figures(result) -> dict:
-        """The figure builders; the test split is predicted only when one is drawn (not at
-        all with ``tracking.plots=false``), once for all of them."""
-        x_test, y_test = tensors["test"]
-        y_true = y_test.cpu().numpy()
+        """The figure builders; they read the test predictions the final scores made."""
+        y_true = tensors["test"][1].cpu().numpy()
         title, monitor = run_title(cfg), cfg.trainer.monitor
         headline = monitor.split("_", 1)[1] if "_" in monitor else "log_loss"
 
-        @functools.cache
         def test_proba() -> np.ndarray:
-            return predict_proba(x_test)
+            return proba("test")
 
         def test_pred() -> np.ndarray:
             return (test_proba() >= 0.5).astype(np.int64) if binary else test_proba().argmax(1)

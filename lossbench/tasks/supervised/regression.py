@@ -16,7 +16,8 @@ from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
+from lossbench.tasks.supervised.loop import (Batches, check_common, epoch_metrics, once_per_weights,
+                                             to_device)
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics, rms_distance
 from lossbench.tasks.supervised.schema import RegressionDataConf, SkewedNoiseConf
@@ -59,25 +60,26 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
         model.eval()
         return to_units(model(x).squeeze(-1).cpu().numpy())
 
+    predicted = once_per_weights(model, predict, tensors)
+
     def score(part: str) -> dict[str, float]:
-        x, y = tensors[part]
-        pred = predict(x)
+        y, pred = tensors[part][1], predicted(part)
         refs = splits.references.get(part, {})
         return regression_metrics(to_units(y.cpu().numpy()), pred) | {
             f"dist_{name}": rms_distance(pred, ref) for name, ref in refs.items()}
 
     def figures(result) -> dict:
-        x_test, y_test = tensors["test"]
+        y_test = tensors["test"][1]
         title = run_title(cfg)
         out = {
             "plots/learning_curve.png": lambda: learning_curve(result.history, "rmse", title),
             "plots/predicted_vs_true.png": lambda: plots.predicted_vs_true(
-                to_units(y_test.cpu().numpy()), predict(x_test), f"test: {title}"),
+                to_units(y_test.cpu().numpy()), predicted("test"), f"test: {title}"),
         }
         refs = splits.references.get("test")
         if refs and splits.x_test.shape[1:] == (1,):
             out["plots/fit_vs_truth.png"] = lambda: plots.fit_vs_references(
-                splits.x_test[:, 0], to_units(y_test.cpu().numpy()), predict(x_test), refs,
+                splits.x_test[:, 0], to_units(y_test.cpu().numpy()), predicted("test"), refs,
                 f"test: {title}")
         return out
 
