@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.loop import once_per_weights
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor, require
@@ -120,8 +121,10 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
         return torch.cat([model(images[i:i + EMBED_BATCH])
                           for i in range(0, len(images), EMBED_BATCH)])
 
+    embedded = once_per_weights(model, embed, x)  # the final scores and figures share them
+
     def distances(part: str) -> np.ndarray:
-        emb, (idx, _) = embed(x[part]), fixed[part]
+        emb, (idx, _) = embedded(part), fixed[part]
         return spec.distance_fn(emb[idx[:, 0]], emb[idx[:, 1]]).cpu().numpy()
 
     def score(part: str) -> dict[str, float]:
@@ -138,7 +141,7 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
             "plots/roc_test.png": lambda: plots.roc(fixed["test"][1], distances("test"),
                                                     f"test pairs: {title}"),
             "plots/test_embeddings_pca.png": lambda: plots.embedding_projection(
-                embed(x["test"]).cpu().numpy(), s.y_test, f"test embeddings (PCA): {title}",
+                embedded("test").cpu().numpy(), s.y_test, f"test embeddings (PCA): {title}",
                 seed=cfg.seed),
         }
 

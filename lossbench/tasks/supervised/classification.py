@@ -32,13 +32,12 @@ from torch import nn
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
-from lossbench.loop import batch_generator
+from lossbench.loop import batch_generator, once_per_weights
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import (Batches, check_common, epoch_metrics, once_per_weights,
-                                             to_device)
+from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
                                                 classification_metrics)
@@ -155,7 +154,7 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
                   for i in range(0, len(x), EVAL_CHUNK)]
         return torch.cat(chunks).double().cpu().numpy()
 
-    proba = once_per_weights(model, predict_proba, tensors)
+    proba = once_per_weights(model, predict_proba, {p: xy[0] for p, xy in tensors.items()})
 
     def score(part: str) -> dict[str, float]:
         return classification_metrics(tensors[part][1].cpu().numpy(), proba(part))

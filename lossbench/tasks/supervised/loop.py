@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
@@ -70,21 +70,3 @@ def epoch_losses(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, tar
 
     return losses
 
-
-def once_per_weights(model: torch.nn.Module, predict: Callable[[torch.Tensor], np.ndarray],
-                     tensors: Tensors) -> Callable[[str], np.ndarray]:
-    """``part -> predict(x of that split)``, computed once per state of ``model``'s weights:
-    the final scores and the figures read the same test predictions (a cancer_screening run
-    predicted its test split twice at the end, 1.8 s each under cProfile). The weights'
-    state is each parameter's and buffer's identity and in-place version counter, which
-    every optimizer step and ``load_state_dict`` bumps."""
-    cache: dict[str, tuple[tuple[tuple[int, int], ...], np.ndarray]] = {}
-
-    def predicted(part: str) -> np.ndarray:
-        state = tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
-        hit = cache.get(part)
-        if hit is None or hit[0] != state:
-            hit = cache[part] = (state, predict(tensors[part][0]))
-        return hit[1]
-
-    return predicted

@@ -11,13 +11,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lossbench.data.tabular import Splits
-from lossbench.loop import batch_generator
+from lossbench.loop import batch_generator, once_per_weights
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
 from lossbench.schema import ConfigError, check_group, check_monitor
 from lossbench.tasks.supervised import plots
-from lossbench.tasks.supervised.loop import (Batches, check_common, epoch_metrics, once_per_weights,
-                                             to_device)
+from lossbench.tasks.supervised.loop import Batches, check_common, epoch_metrics, to_device
 from lossbench.tasks.supervised.losses import build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import REGRESSION, regression_metrics, rms_distance
 from lossbench.tasks.supervised.schema import RegressionDataConf, SkewedNoiseConf
@@ -60,7 +59,7 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
         model.eval()
         return to_units(model(x).squeeze(-1).cpu().numpy())
 
-    predicted = once_per_weights(model, predict, tensors)
+    predicted = once_per_weights(model, predict, {p: xy[0] for p, xy in tensors.items()})
 
     def score(part: str) -> dict[str, float]:
         y, pred = tensors[part][1], predicted(part)
