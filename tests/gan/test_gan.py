@@ -113,6 +113,31 @@ def test_exact_w1_matches_brute_force_over_permutations():
         wasserstein1_exact(a, b[:5])
 
 
+def test_exact_w1_is_the_optimal_assignment_on_a_blob_against_a_ring():
+    """An untrained generator's blob against the 8-mode ring (the case that made scipy's
+    assignment slow): W1 is the optimal assignment's mean cost, as scipy's solver finds it."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(2)
+    angle = rng.integers(0, 8, size=400) * np.pi / 4
+    ring = np.c_[2 * np.cos(angle), 2 * np.sin(angle)] + rng.normal(scale=0.02, size=(400, 2))
+    for fake in (rng.normal(scale=0.01, size=(400, 2)), ring[::-1] + rng.normal(size=(400, 2))):
+        cost = cdist(fake, ring)
+        rows, cols = linear_sum_assignment(cost)
+        assert wasserstein1_exact(fake, ring) == pytest.approx(cost[rows, cols].mean(), rel=1e-9)
+
+
+def test_exact_w1_refuses_a_solution_short_of_the_optimum(monkeypatch):
+    import ot
+
+    real = ot.emd2
+    monkeypatch.setattr(ot, "emd2", lambda *a, **k: real(*a, **{**k, "numItermax": 10}))
+    a = np.random.default_rng(3).normal(size=(200, 2))
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="numItermax"):
+        wasserstein1_exact(a * 0.01, a + 2)
+
+
 def test_mode_coverage_counts_high_quality_points_per_mode():
     modes, std = mode_centres("ring", 8, 2.0), 0.02
     rng = np.random.default_rng(0)

@@ -4,8 +4,10 @@
   clouds (uniform empirical measures). With equal sizes n the optimal transport plan can be
   taken to be a permutation (Birkhoff-von Neumann: the plans form the polytope of doubly
   stochastic matrices, whose vertices are permutations), so the OT problem is an assignment
-  problem: ``W1 = min_sigma (1/n) sum_i |a_i - b_sigma(i)|``, solved exactly by
-  :func:`scipy.optimize.linear_sum_assignment` in O(n^3) -- about a second for n = 2,000 in 2-D.
+  problem: ``W1 = min_sigma (1/n) sum_i |a_i - b_sigma(i)|``, solved exactly by POT's network
+  simplex (``ot.emd2``). :func:`scipy.optimize.linear_sum_assignment` gives the same value (a
+  test checks both) but is slow when one sample is a blob, as an untrained generator's is:
+  for 2,000 points 9.6 s against POT's 0.7 s (0.8 s against 0.4 s on two ring samples).
   Exact beats sliced W1 here: sliced W1 is a different (smaller) distance that averages 1-D
   projections and blurs mode structure, while exact W1 in 2-D costs little. What it measures is
   W1 between the two *samples*; two samples of the same distribution are not at 0, so the
@@ -34,17 +36,23 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 
 def wasserstein1_exact(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact W1 (Euclidean ground cost) between the uniform measures on the rows of ``a``, ``b``."""
+    """Exact W1 (Euclidean ground cost) between the uniform measures on the rows of ``a``, ``b``;
+    raises if the solver stops short of the optimum."""
+    import ot  # POT; 0.3 s to import once torch and scikit-learn are loaded
+
     if a.shape != b.shape or a.ndim != 2:
         raise ValueError(f"need two (n, d) samples of the same size, got {a.shape} and {b.shape}")
     cost = cdist(a.astype(np.float64), b.astype(np.float64))
-    rows, cols = linear_sum_assignment(cost)
-    return float(cost[rows, cols].mean())
+    weights = np.full(len(a), 1.0 / len(a))
+    # POT's default of 100,000 iterations stops short of the optimum from about 5,000 points
+    value, log = ot.emd2(weights, weights, cost, numItermax=100_000_000, log=True)
+    if log["warning"] is not None:
+        raise RuntimeError(f"exact W1 on {len(a)} points: {log['warning']}")
+    return float(value)
 
 
 def mode_coverage(x: np.ndarray, modes: np.ndarray, std: float,
