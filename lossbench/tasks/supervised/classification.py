@@ -23,7 +23,6 @@ A loss with ``prior_bias_init`` starts the model's last bias at the training pri
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -69,4 +69,3 @@ def epoch_losses(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, tar
             yield loss_fn(to_loss_input(model(x[idx])), target[idx]), len(idx)
 
     return losses
-
