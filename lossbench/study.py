@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lossbench import stats
+from lossbench.commands import add_sweep_root, command_error, compose_sweep
 from lossbench.schema import one_line
 
 PROG = "lossbench study"
@@ -117,29 +118,6 @@ def look_line(look: Look, looks: Sequence[int]) -> str:
 
 
 # --------------------------------------------------------------------------- running rounds
-def split_overrides(overrides: Sequence[str]) -> list[str]:
-    """The overrides that compose a single config (sweep overrides such as ``loss=a,b`` are
-    left out: they only narrow the sweep)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return [o.input_line for o in parsed if not o.is_sweep_override()]
-
-
-def compose_sweep(overrides: Sequence[str], return_hydra_config: bool = False):
-    """The config a job of this sweep composes (its sweep values aside: see
-    :func:`split_overrides`); with ``return_hydra_config`` the hydra node too (sweep params)."""
-    from hydra import compose, initialize_config_dir
-
-    from lossbench.config import register_configs
-    from lossbench.ui import CONF_DIR
-
-    register_configs()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=split_overrides(overrides),
-                       return_hydra_config=return_hydra_config)
-
-
 def compose_study(name: str, overrides: Sequence[str]):  # -> (StudyConf, tracking uri)
     """The study's ``study:`` block and ``tracking.uri`` as a run of this sweep resolves them."""
     from omegaconf import OmegaConf
@@ -204,18 +182,6 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     add_sweep_root(ap, "round", "multirun/<name>-until-decided/<timestamp>")
     return ap.parse_known_args(list(argv))
-
-
-def add_sweep_root(ap: argparse.ArgumentParser, each: str, default: str) -> None:
-    """A study command's ``--sweep-root``: one sweep dir per ``each`` under it."""
-    ap.add_argument("--sweep-root", type=Path, default=None,
-                    help=f"one sweep dir per {each} under it (default: {default})")
-
-
-def command_error(prog: str, message: str) -> int:
-    """Print a command's one-line error; its exit status (2, a user error)."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _error(message: str) -> int:

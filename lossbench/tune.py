@@ -37,6 +37,7 @@ from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from lossbench.commands import add_sweep_root, command_error, compose_sweep, split_overrides
 from lossbench.schema import ConfigError, one_line
 
 PROG = "lossbench tune"
@@ -212,8 +213,6 @@ def cell_command(p: dict[str, Any], cell: dict[str, str], space: dict[str, str],
                  overrides: Sequence[str], sweep_dir: Path) -> list[str]:
     """The Optuna multirun of one cell: the cell, fixed keys and seed as fixed overrides,
     the space as the searched ones."""
-    from lossbench.study import split_overrides
-
     return [sys.executable, "-m", "lossbench", "-m", *split_overrides(overrides),
             *(f"{k}={v}" for k, v in {**cell, **p["fixed"]}.items()),
             f"seed={p['seed']}", "settings=trial", f"objective={p['objective']}",
@@ -287,15 +286,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "Optuna trials (TPE, fixed sampler seed) over the study's study.tune space, scored by "
         "the headline on the validation split; writes the best settings to study.tune.file. "
         "Other arguments are Hydra overrides (+experiment=<study> is required).")
-    from lossbench.study import add_sweep_root
-
     add_sweep_root(ap, "cell", "multirun/<name>-<profile>-trial/<timestamp>")
     return ap.parse_known_args(list(argv))
 
 
 def _error(message: str) -> int:
-    from lossbench.study import command_error
-
     return command_error(PROG, message)
 
 
@@ -307,8 +302,6 @@ def main(argv: Sequence[str]) -> int:
     if taken:
         return _error(f"{', '.join(taken)}: set by lossbench tune (study.tune); leave out")
     try:
-        from lossbench.study import compose_sweep
-
         # the config its jobs compose, with the hydra node (the sweep params)
         p = plan(compose_sweep(overrides, return_hydra_config=True), overrides)
     except Exception as e:  # noqa: BLE001 - a config the study cannot tune: one line

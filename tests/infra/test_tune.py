@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from lossbench import report, tune
 from lossbench.config import ConfigError
-from lossbench.study import compose_sweep
+from lossbench.commands import compose_sweep
 from lossbench.study_schema import EXPERIMENTS_DIR
 from tests.conftest import compose_with_hydra
 from tests.infra.test_report import HOUSE_STUDY, Store
