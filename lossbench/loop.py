@@ -58,10 +58,15 @@ def batch_generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
 
 
+def epoch_permutation(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """An epoch's order of ``range(n)``, drawn from the run's ``generator``."""
+    return torch.randperm(n, generator=generator, device=generator.device).to(device)
+
+
 def batch_indices(n: int, batch_size: int, generator: torch.Generator,
                   device: torch.device) -> Iterator[torch.Tensor]:
-    """Shuffled index batches covering ``range(n)`` once."""
-    perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+    """Shuffled index batches covering ``range(n)`` once (:func:`epoch_permutation`)."""
+    perm = epoch_permutation(n, generator, device)
     for start in range(0, n, batch_size):
         yield perm[start:start + batch_size]
 

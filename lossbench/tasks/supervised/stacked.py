@@ -10,11 +10,11 @@ seeds. Each seed keeps exactly what it would have alone:
   all seeds: 1.3-1.7x faster per step than ``vmap`` measured on 10 seeds of an 8-64-64-1 MLP,
   one CPU thread), any other model through ``vmap(functional_call(...))``;
 * its batch order: each epoch every seed draws its permutation from its own generator;
-* its gradient: the loss is the sum of the per-seed losses (each the seed's own loss module on
-  its own slice; one ``vmap``-ed call when the loss holds no tensors, so is the same function
-  for every seed), so a seed's parameters get only its loss's gradient, and elementwise
-  optimizers (Adam, SGD, RMSprop) keep per-seed state in the stacked tensors; gradient
-  clipping is per seed (:func:`clip_per_seed`);
+* its gradient: the loss is the sum of the per-seed losses (:func:`_per_seed_loss`), so a
+  seed's parameters get only its loss's gradient, and elementwise optimizers (Adam, SGD,
+  RMSprop; their multi-tensor ``foreach`` form, the same arithmetic per element in fewer
+  calls) keep per-seed state in the stacked tensors; gradient clipping is per seed
+  (:func:`clip_per_seed`);
 * its early stopping and best-epoch restore: after each epoch's steps the stack is copied back
   into the seeds' own models, which the task scores and :func:`lossbench.loop.end_epoch`
   judges per seed; a stopped seed's slice keeps training harmlessly (its best weights are
@@ -32,6 +32,7 @@ models with dropout (it draws from the global RNG, so no seed could match its un
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,9 +44,10 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from lossbench.loop import FitResult, FitState, TrainingDiverged, batch_indices, end_epoch
+from lossbench.loop import FitResult, FitState, TrainingDiverged, end_epoch, epoch_permutation
 from lossbench.runner import EpochTask, finish, prefixed
 from lossbench.tasks.supervised.loop import Batches
+from lossbench.tasks.supervised.losses import LogCoshLoss
 from lossbench.tasks.supervised.models import MLP
 from lossbench.tracking import Tracker
 
@@ -130,25 +132,59 @@ class Stack:
 def stacked_losses(stack: Stack, runs: Sequence[Batches],
                    ) -> Callable[[int], Iterator[tuple[torch.Tensor, int]]]:
     """``epoch -> (per-seed batch losses (seeds,), batch size)``: each seed's batches come
-    from its own permutation (drawn from its own generator, as alone), all seeds at once."""
+    from its own permutation (drawn from its own generator, as alone), all seeds at once:
+    each epoch gathers every seed's rows in its own order once, and the steps take
+    consecutive slices of that. With :func:`_per_seed_loss` and the optimizer's ``foreach``
+    form, a step of 10 seeds of house_price's MLP took 23 % less time than with a gather
+    per step, a ``vmap``-ed loss and the per-tensor optimizer (best of 5, one thread)."""
     x = torch.stack([b.x for b in runs])
     target = torch.stack([b.target for b in runs])
     rows = torch.arange(len(runs), device=x.device)[:, None]
-    first = runs[0]
-    if any(_has_tensors(b.loss_fn) for b in runs):  # e.g. a pos_weight from each seed's labels
-        def per_seed(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return torch.stack([b.loss_fn(b.to_loss_input(o), t)
-                                for b, o, t in zip(runs, out, y)])
-    else:  # the seeds' losses are the same function: one batched call
-        per_seed = vmap(lambda o, t: first.loss_fn(first.to_loss_input(o), t))
+    n, size = x.shape[1], runs[0].batch_size
+    per_seed = _per_seed_loss(runs)
 
     def losses(_epoch: int) -> Iterator[tuple[torch.Tensor, int]]:
-        orders = [batch_indices(len(b.x), b.batch_size, b.generator, x.device) for b in runs]
-        for idx in zip(*orders):
-            idx = torch.stack(idx)
-            yield per_seed(stack(x[rows, idx]), target[rows, idx]), idx.shape[1]
+        order = torch.stack([epoch_permutation(n, b.generator, x.device) for b in runs])
+        xs, ts = x[rows, order], target[rows, order]
+        for start in range(0, n, size):
+            batch = xs[:, start:start + size].contiguous()  # (a view was 5 % slower)
+            yield per_seed(stack(batch), ts[:, start:start + size]), batch.shape[1]
 
     return losses
+
+
+# torch losses whose "mean" is the plain mean of a per-example loss (no class weights)
+_PER_EXAMPLE = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss, LogCoshLoss,
+                nn.BCEWithLogitsLoss, nn.CrossEntropyLoss)
+
+
+def _per_seed_loss(runs: Sequence[Batches],
+                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``(outputs, targets)`` of shape (seeds, batch, ...) -> each seed's batch loss (seeds,).
+
+    * a loss that holds tensors (e.g. a pos_weight from each seed's labels): each seed's own
+      loss module on its own slice;
+    * a loss whose mean is the plain mean of a per-example loss (:data:`_PER_EXAMPLE`, mean
+      reduction, no weights): the same loss unreduced on all seeds' rows at once, then each
+      seed's mean, in fewer operations than vmap dispatches;
+    * any other loss (the seeds' losses are the same function): one ``vmap``-ed call.
+    """
+    first = runs[0]
+    if any(_has_tensors(b.loss_fn) for b in runs):
+        return lambda out, y: torch.stack([b.loss_fn(b.to_loss_input(o), t)
+                                           for b, o, t in zip(runs, out, y)])
+    fn = first.loss_fn
+    if type(fn) in _PER_EXAMPLE and fn.reduction == "mean" and getattr(fn, "weight", None) is None:
+        unreduced = copy.copy(fn)
+        unreduced.reduction = "none"
+
+        def per_example_means(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            seeds = out.shape[0]
+            per_example = unreduced(first.to_loss_input(out.flatten(0, 1)), y.flatten(0, 1))
+            return per_example.reshape(seeds, -1).mean(1)
+
+        return per_example_means
+    return vmap(lambda o, t: fn(first.to_loss_input(o), t))
 
 
 def _has_tensors(module: object) -> bool:
@@ -222,7 +258,9 @@ def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[
     the error that ended it."""
     tc = cfg.trainer
     stack = Stack([t.model for t in tasks])
-    optimizer = instantiate(cfg.optimizer)(list(stack.params.values()))
+    make = instantiate(cfg.optimizer)
+    foreach = {"foreach": True} if "foreach" in inspect.signature(make).parameters else {}
+    optimizer = make(list(stack.params.values()), **foreach)
     results = fit_stack(
         stack, optimizer, stacked_losses(stack, [t.batches for t in tasks]), epochs=tc.epochs,
         patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
