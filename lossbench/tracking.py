@@ -20,11 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
-from hydra.experimental.callback import Callback
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-from omegaconf import DictConfig
 
 from lossbench.lifecycle import HEARTBEAT_TAG, PID_TAG, process_tags, signal_name
 from lossbench.provenance import code_version_tags, data_file_tags, dataset_input
@@ -37,7 +35,7 @@ PARENT_TAG = "mlflow.parentRunId"
 PARENTS_FILE = "mlflow_parents.json"
 SWEEP_PID_ENV = "LOSSBENCH_SWEEP_PID"  # the sweep's own process (joblib jobs run in workers)
 KILLED_RETRY_S = 10.0  # retry budget for the last writes of a killed run (Slurm waits ~30 s)
-# the sweep this process runs (set by MlflowSweepCallback), for the command to end it KILLED
+# the sweep this process runs (set by lossbench.sweep_callbacks.MlflowSweepCallback), for the command to end it KILLED
 active_sweep: Optional[str] = None
 
 
@@ -501,29 +499,6 @@ def close_interrupted_sweep(e: BaseException) -> None:
     """End the parent runs of the sweep this process runs (if any) KILLED, with the signal."""
     if active_sweep is not None:
         close_sweep(active_sweep, "KILLED", f"killed by {signal_name(e)}", KILLED_RETRY_S)
-
-
-class MlflowSweepCallback(Callback):
-    """Hydra callback: records the sweep's overrides and ends its parent runs."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global active_sweep
-        sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / "sweep_overrides.txt").write_text(" ".join(config.hydra.overrides.task))
-        active_sweep = str(sweep_dir)
-        os.environ[SWEEP_PID_ENV] = str(os.getpid())
-        tracking = config.get("tracking")
-        if tracking is not None and tracking.get("enabled", False):
-            own_http_retries()
-            prepare_store(tracking.uri)  # before the launcher starts parallel jobs
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global active_sweep
-        tracking = config.get("tracking") or {}
-        close_sweep(config.hydra.sweep.dir, retry_s=tracking.get("retry_s", 120.0),
-                    plots=bool(tracking.get("plots", True)))
-        active_sweep = None
 
 
 def _stop_system_metrics(monitor: Any) -> None:

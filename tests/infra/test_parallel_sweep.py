@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
     proc = lossbench_cli("-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={N}",
                          f"seed=range({N})", "trainer.epochs=2", "torch_threads=1",
                          "tracking.plots=false", f"tracking.uri={store}",
-                         f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=900)
+                         f"hydra.sweep.dir={sweep}", "hydra.verbose=lossbench.sweep_callbacks",
+                         cwd=tmp_path, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "sweep: 8 jobs: 8 finished, 0 failed, 0 refused" in proc.stderr, proc.stderr[-3000:]
     assert len(list((tmp_path / "sweep").iterdir())) == 1
@@ -56,6 +58,14 @@ def test_eight_parallel_jobs_all_land_in_a_fresh_sqlite_store(tmp_path):
     assert parents[0].data.tags["mlflow.source.git.commit"] == children[0].data.tags["mlflow.source.git.commit"]
     with sqlite3.connect(tmp_path / "mlflow.db") as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # the jobs ran in the workers started ahead of them (lossbench.sweep_callbacks): an
+    # executor the launcher had replaced would have run them all in other processes
+    warmed = re.search(r"workers started ahead of the jobs: pids \[([\d, ]+)\]",
+                       proc.stdout + proc.stderr)
+    assert warmed, (proc.stdout + proc.stderr)[-3000:]
+    job_pids = {int(c.data.tags["lossbench.pid"]) for c in children}
+    assert job_pids & {int(p) for p in warmed.group(1).split(",")}
+    assert len(job_pids) <= N
 
 
 def test_release_workers_ends_the_launchers_worker_processes():
