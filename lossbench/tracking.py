@@ -35,7 +35,8 @@ PARENT_TAG = "mlflow.parentRunId"
 PARENTS_FILE = "mlflow_parents.json"
 SWEEP_PID_ENV = "LOSSBENCH_SWEEP_PID"  # the sweep's own process (joblib jobs run in workers)
 KILLED_RETRY_S = 10.0  # retry budget for the last writes of a killed run (Slurm waits ~30 s)
-# the sweep this process runs (set by lossbench.sweep_callbacks.MlflowSweepCallback), for the command to end it KILLED
+# the sweep this process runs (set by lossbench.sweep_callbacks.MlflowSweepCallback), for the
+# command to end it KILLED
 active_sweep: Optional[str] = None
 
 

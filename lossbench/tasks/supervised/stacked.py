@@ -165,8 +165,9 @@ def _per_seed_loss(runs: Sequence[Batches],
     * a loss that holds tensors (e.g. a pos_weight from each seed's labels): each seed's own
       loss module on its own slice;
     * a loss whose mean is the plain mean of a per-example loss (:data:`_PER_EXAMPLE`, mean
-      reduction, no weights): the same loss unreduced on all seeds' rows at once, then each
-      seed's mean, in fewer operations than vmap dispatches;
+      reduction, no weights): the same loss unreduced on all seeds' rows at once (the task's
+      ``to_loss_input`` sees a batch of rows, as alone), then each seed's mean, in fewer
+      operations than vmap dispatches;
     * any other loss (the seeds' losses are the same function): one ``vmap``-ed call.
     """
     first = runs[0]
