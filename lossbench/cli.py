@@ -134,6 +134,7 @@ def main() -> None:
             hydra_main()
         except (ConfigCompositionException, OverrideParseException) as e:
             print(f"lossbench: error: {hydra_error_line(e)}", file=sys.stderr)
+            release_workers()  # a sweep's workers started ahead of its jobs run none
             raise SystemExit(2) from None
         except Interrupted as e:
             from lossbench.tracking import close_interrupted_sweep
