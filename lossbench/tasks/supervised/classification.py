@@ -43,7 +43,10 @@ from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
 from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
 from lossbench.tracking import Tracker
 
-EVAL_CHUNK = 4096
+# images (rows) per forward pass when a split is predicted: a chunk's activations must fit the
+# CPU's caches. SmallCNN on 3,000 28x28 images, one thread: 0.57 s in chunks of 128, 1.00 s of
+# 1,024, 1.17 s of 4,096 (the same outputs, bit for bit); a GPU does not mind.
+EVAL_CHUNK = 128
 MULTICLASS_LOSSES = ("ce, sparse_ce, weighted_ce, kl_div, ce_smooth, brier, multi_hinge or "
                      "softmax_focal")
 
