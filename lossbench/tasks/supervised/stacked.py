@@ -153,7 +153,8 @@ def stacked_losses(stack: Stack, runs: Sequence[Batches],
     return losses
 
 
-# torch losses whose "mean" is the plain mean of a per-example loss (no class weights)
+# torch losses whose "mean" is the plain mean of a per-example loss when they hold no weights
+# (class weights and pos_weight are buffers: such a loss takes the per-seed loop)
 _PER_EXAMPLE = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss, LogCoshLoss,
                 nn.BCEWithLogitsLoss, nn.CrossEntropyLoss)
 
@@ -175,7 +176,7 @@ def _per_seed_loss(runs: Sequence[Batches],
         return lambda out, y: torch.stack([b.loss_fn(b.to_loss_input(o), t)
                                            for b, o, t in zip(runs, out, y)])
     fn = first.loss_fn
-    if type(fn) in _PER_EXAMPLE and fn.reduction == "mean" and getattr(fn, "weight", None) is None:
+    if type(fn) in _PER_EXAMPLE and fn.reduction == "mean":  # a weight is a buffer: above
         unreduced = copy.copy(fn)
         unreduced.reduction = "none"
 
