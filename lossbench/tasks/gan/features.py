@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lossbench.torchutil import place
+
 log = logging.getLogger(__name__)
 SEED = 0
 VAL_SIZE = 5000
@@ -86,7 +88,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, epochs: int
     gen = torch.Generator().manual_seed(SEED)
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the run's RNG
         torch.manual_seed(SEED)
-        model = FeatureCNN(x.shape[1], num_classes, dim).to(device)
+        model = place(FeatureCNN(x.shape[1], num_classes, dim), device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     xt, yt = torch.as_tensor(x[train], device=device), torch.as_tensor(y[train], device=device)
     for _ in range(epochs):
@@ -119,7 +121,7 @@ def feature_classifier(x: np.ndarray, y: np.ndarray, dataset: str, data_dir: str
             model = FeatureCNN(x.shape[1], num_classes, dim)
             model.load_state_dict(state["model"])
             log.info("feature classifier from %s", path)
-            return model.to(device).eval(), {**state["meta"], "path": str(path)}
+            return place(model, device).eval(), {**state["meta"], "path": str(path)}
     log.info("training the %s feature classifier (once; it is cached)", dataset)
     model, meta = train_classifier(x, y, num_classes, epochs, max_train, device, dim)
     path = _save(model, meta, name, cache_dirs(data_dir))

@@ -30,6 +30,7 @@ from lossbench.tasks.gan.evaluate import make_evaluator
 from lossbench.tasks.gan.loop import GanTrainer
 from lossbench.tasks.gan.schema import (DCGANConf, FacesDataConf, GanImagesConf, GanLossConf,
                                         GanMLPConf, GanTrainerConf, MixtureDataConf)
+from lossbench.torchutil import place
 from lossbench.tracking import Tracker, log_figures
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def check(cfg: DictConfig) -> None:
 
 def build_trainer(cfg: DictConfig, data: GanData, device: torch.device) -> GanTrainer:
     """Models, objective and one optimizer per network, from the config."""
-    pair = instantiate(cfg.model, sample_shape=data.sample_shape).to(device)
+    pair = place(instantiate(cfg.model, sample_shape=data.sample_shape), device)
     loss = instantiate(cfg.loss)
     make_optimizer = instantiate(cfg.optimizer, _convert_="all")  # betas: a tuple, not a ListConfig
     x = torch.as_tensor(data.x_train, device=device)

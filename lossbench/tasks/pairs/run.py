@@ -26,6 +26,7 @@ from lossbench.tasks.pairs.sampler import PairPool, PairSampler
 from lossbench.tasks.pairs.schema import (EmbeddingCNNConf, LFWPairsConf, PairDataConf,
                                           PairLossConf)
 from lossbench.targets import check_loss_target, loss_kwargs
+from lossbench.torchutil import place
 from lossbench.tracking import Tracker
 
 # images per forward pass when a split is embedded: the activations must fit the CPU's caches
@@ -107,7 +108,7 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     x = {part: torch.as_tensor(s.split(part)[0], device=device) for part in ("train", *EVAL_PARTS)}
     fixed = {part: (torch.as_tensor(idx, device=device), same)
              for part, (idx, same) in data.eval_pairs.items()}
-    model = instantiate(cfg.model, in_shape=s.x_train.shape[1:]).to(device)
+    model = place(instantiate(cfg.model, in_shape=s.x_train.shape[1:]), device)
     sampler = (PairSampler(s.y_train, seed=cfg.seed) if data.train_pairs is None
                else PairPool(*data.train_pairs, seed=cfg.seed))
 

@@ -41,6 +41,7 @@ from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
                                                 classification_metrics)
 from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
+from lossbench.torchutil import place
 from lossbench.tracking import Tracker
 
 # images (rows) per forward pass when a split is predicted: a chunk's activations must fit the
@@ -141,8 +142,8 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
     dtype = getattr(torch, cfg.trainer.dtype)
     tensors = to_device(splits, device, cfg.trainer.dtype)
     x_train, y_train = tensors["train"]
-    model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
-                        out_features=head_size(spec, k)).to(device, dtype)
+    model = place(instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
+                              out_features=head_size(spec, k)), device, dtype)
     if spec.prior_bias_init:
         bias = init_prior_bias(model, splits.y_train)
         tracker.set_tags({"model.initial_bias": np.array2string(bias, precision=4)})
