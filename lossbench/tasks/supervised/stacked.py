@@ -26,13 +26,16 @@ A seed whose training loss becomes non-finite fails alone (its run FAILED). Not 
 (:func:`unstackable` says why; the job's seeds then train one after another in its process):
 models with dropout (it draws from the global RNG, so no seed could match its unstacked run),
 ``resume=true`` (no checkpoints are written), ``trainer.on_diverge=stop`` and
-``trainer.measure_steps`` (both judge one model's own weights and steps).
+``trainer.measure_steps`` (both judge one model's own weights and steps). Where a stack does
+not pay (:func:`stack_pays`: a convolutional model on a CPU), the built seeds train one after
+another in the job, each exactly as alone.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,12 +47,15 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from lossbench.loop import FitResult, FitState, TrainingDiverged, end_epoch, epoch_permutation
+from lossbench.loop import (FitResult, FitState, TrainingDiverged, end_epoch, epoch_permutation,
+                            fit)
 from lossbench.runner import EpochTask, finish, prefixed
 from lossbench.tasks.supervised.loop import Batches
 from lossbench.tasks.supervised.losses import LogCoshLoss
 from lossbench.tasks.supervised.models import MLP
 from lossbench.tracking import Tracker
+
+log = logging.getLogger(__name__)
 
 
 def unstackable(cfg: DictConfig) -> str:
@@ -251,14 +257,32 @@ def fit_stack(stack: Stack, optimizer: torch.optim.Optimizer,
     return results
 
 
+def stack_pays(model: nn.Module) -> str:
+    """Why seeds of this model train one after another although they could stack ("" when a
+    stack pays). On a CPU a convolutional model is compute-bound, and its stack (``vmap``:
+    grouped convolutions, in the default layout) took 46 ms per seed-step where the seeds'
+    own models in channels-last layout (:func:`lossbench.torchutil.place`) took 22-25 ms one
+    after another (SmallCNN on 28x28 images, batch 128, 5 seeds, one thread)."""
+    device = next(model.parameters()).device
+    if device.type == "cpu" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+                                    for m in model.modules()):
+        return "a convolutional model on a CPU trains faster alone (channels-last layout)"
+    return ""
+
+
 def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[Tracker],
                 ) -> list[Union[dict[str, float], TrainingDiverged]]:
     """Train the seeds' tasks (built by the task kind's ``build``, one per seed) as one
-    stack with ``cfg.optimizer`` and ``cfg.trainer``; log each seed's ``train_loss`` and
-    ``val_*`` per epoch and its ``final_*`` metrics and figures into its own tracker, as
+    stack with ``cfg.optimizer`` and ``cfg.trainer`` (where :func:`stack_pays`, else one
+    after another); log each seed's ``train_loss`` and ``val_*`` per epoch and its
+    ``final_*`` metrics and figures into its own tracker, as
     :func:`lossbench.runner.run_epochs` does alone. Returns per seed its final metrics, or
     the error that ended it."""
     tc = cfg.trainer
+    why = stack_pays(tasks[0].model)
+    if why:
+        log.info("seeds %s train one after another: %s", list(cfg.seeds), why)
+        return [_fit_alone(cfg, t, tr) for t, tr in zip(tasks, trackers)]
     stack = Stack([t.model for t in tasks])
     make = instantiate(cfg.optimizer)
     foreach = {"foreach": True} if "foreach" in inspect.signature(make).parameters else {}
@@ -271,3 +295,20 @@ def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[
         on_epoch=[lambda e, m, tr=tr: tr.log_metrics(m, step=e) for tr in trackers])
     return [r if isinstance(r, TrainingDiverged) else finish(cfg, t, tr, r, r.epochs_run)
             for r, t, tr in zip(results, tasks, trackers)]
+
+
+def _fit_alone(cfg: DictConfig, task: EpochTask, tracker: Tracker,
+               ) -> Union[dict[str, float], TrainingDiverged]:
+    """One seed's task trained as :func:`lossbench.runner.run_epochs` trains it (the same
+    optimizer, loop and logging; no checkpoints, as in a stack): its final metrics, or the
+    divergence that ended it."""
+    tc = cfg.trainer
+    optimizer = instantiate(cfg.optimizer)(task.model.parameters())
+    try:
+        result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
+                     patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
+                     grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
+                     on_epoch=lambda e, m: tracker.log_metrics(m, step=e))
+    except TrainingDiverged as e:
+        return e
+    return finish(cfg, task, tracker, result, result.epochs_run)
