@@ -171,6 +171,19 @@ def test_every_loss_gives_each_seed_its_own_value(loss):
         torch.testing.assert_close(got[i], alone)
 
 
+def _outputs_and_gradients_match(stack: Stack, x: torch.Tensor) -> None:
+    """The stack's outputs on ``x`` (seeds first), and its parameters' gradients, are each
+    seed's own model's (float64)."""
+    out = stack(x)
+    out.pow(2).sum().backward()
+    for i, m in enumerate(stack.models):
+        alone = m(x[i])
+        torch.testing.assert_close(out[i], alone, rtol=1e-12, atol=1e-12)
+        alone.pow(2).sum().backward()
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(stack.params[name].grad[i], p.grad, rtol=1e-10, atol=1e-12)
+
+
 def test_batched_chain_matches_each_model_alone():
     """The MLP's batched forward (one baddbmm per layer for all seeds) gives each seed its own
     model's outputs and gradients; models that are not such a chain get None (vmap instead)."""
@@ -184,14 +197,7 @@ def test_batched_chain_matches_each_model_alone():
     stack = Stack(models)
     assert batched_chain(models[0], stack.params) is not None
     x = torch.randn(3, 7, 2, 3, dtype=torch.float64)
-    out = stack(x)
-    out.pow(2).sum().backward()
-    for i, m in enumerate(models):
-        alone = m(x[i])
-        torch.testing.assert_close(out[i], alone, rtol=1e-12, atol=1e-12)
-        alone.pow(2).sum().backward()
-        for name, p in m.named_parameters():
-            torch.testing.assert_close(stack.params[name].grad[i], p.grad, rtol=1e-12, atol=1e-12)
+    _outputs_and_gradients_match(stack, x)
     seq = torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
     forward = batched_chain(seq, Stack([seq]).params)
     h = x[:1].flatten(2).float()
@@ -226,13 +232,5 @@ def test_vmap_stack_of_a_cnn_matches_each_model_alone():
         models.append(SmallCNN((1, 8, 8), 3, [2, 3], 4, 0.0).double())
     assert "convolutional" in stack_pays(models[0])  # on this CPU
     stack = Stack(models)
-    x = torch.randn(3, 5, 1, 8, 8, dtype=torch.float64)
-    out = stack(x)
-    out.pow(2).sum().backward()
-    for i, m in enumerate(models):
-        alone = m(x[i])
-        torch.testing.assert_close(out[i], alone, rtol=1e-12, atol=1e-12)
-        alone.pow(2).sum().backward()
-        for name, p in m.named_parameters():
-            torch.testing.assert_close(stack.params[name].grad[i], p.grad, rtol=1e-10, atol=1e-12)
+    _outputs_and_gradients_match(stack, torch.randn(3, 5, 1, 8, 8, dtype=torch.float64))
     assert stack_pays(models[0].head) == ""  # no convolution: a stack pays

@@ -26,7 +26,7 @@ from lossbench.tasks.pairs.sampler import PairPool, PairSampler
 from lossbench.tasks.pairs.schema import (EmbeddingCNNConf, LFWPairsConf, PairDataConf,
                                           PairLossConf)
 from lossbench.targets import check_loss_target, loss_kwargs
-from lossbench.torchutil import place
+from lossbench.torchutil import in_chunks, place
 from lossbench.tracking import Tracker
 
 # images per forward pass when a split is embedded: the activations must fit the CPU's caches
@@ -122,8 +122,7 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     @torch.no_grad()
     def embed(images: torch.Tensor) -> torch.Tensor:
         model.eval()
-        return torch.cat([model(images[i:i + EMBED_BATCH])
-                          for i in range(0, len(images), EMBED_BATCH)])
+        return in_chunks(model, images, EMBED_BATCH)
 
     embedded = once_per_weights(model, embed, x)  # the final scores and figures share them
 

@@ -41,7 +41,7 @@ from lossbench.tasks.supervised.losses import LossSpec, build_loss, loss_spec
 from lossbench.tasks.supervised.metrics import (BINARY_ONLY, CLASSIFICATION,
                                                 classification_metrics)
 from lossbench.tasks.supervised.schema import ClassTableConf, ImageDataConf
-from lossbench.torchutil import place
+from lossbench.torchutil import in_chunks, place
 from lossbench.tracking import Tracker
 
 # images (rows) per forward pass when a split is predicted: a chunk's activations must fit the
@@ -153,9 +153,7 @@ def build(cfg: DictConfig, splits: Splits, device: torch.device, tracker: Tracke
     @torch.no_grad()
     def predict_proba(x: torch.Tensor) -> np.ndarray:
         model.eval()
-        chunks = [probabilities(model(x[i:i + EVAL_CHUNK]), binary)
-                  for i in range(0, len(x), EVAL_CHUNK)]
-        return torch.cat(chunks).double().cpu().numpy()
+        return probabilities(in_chunks(model, x, EVAL_CHUNK), binary).double().cpu().numpy()
 
     proba = once_per_weights(model, predict_proba, {p: xy[0] for p, xy in tensors.items()})
 

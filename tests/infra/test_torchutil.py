@@ -1,5 +1,6 @@
-"""lossbench.torchutil.place: a convolutional model trains in channels-last layout on a CPU
-(faster there) and computes what it computes in the default layout."""
+"""lossbench.torchutil: ``place`` puts a convolutional model in channels-last layout on a CPU
+(faster there), where it computes what it computes in the default layout; ``in_chunks``
+predicts a split in pieces, as in one pass."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from lossbench.tasks.gan.models import ConvCritic, ConvGenerator
 from lossbench.tasks.pairs.models import EmbeddingCNN
 from lossbench.tasks.supervised import classification
 from lossbench.tasks.supervised.models import MLP, SmallCNN
-from lossbench.torchutil import place
+from lossbench.torchutil import in_chunks, place
 from lossbench.tracking import NullTracker
 from tests.conftest import CPU, compose_config
 
@@ -64,3 +65,21 @@ def test_the_classification_task_builds_its_cnn_channels_last():
     task = classification.build(cfg, load_data(cfg), CPU_DEVICE, NullTracker())
     weights = _conv_weights(task.model)
     assert len(weights) == 2 and all(w.is_contiguous(memory_format=CL) for w in weights)
+
+
+def test_in_chunks_covers_every_row_in_order():
+    x = torch.arange(10.0)[:, None]
+    seen = []
+
+    def fn(chunk):
+        seen.append(len(chunk))
+        return chunk * 2
+
+    torch.testing.assert_close(in_chunks(fn, x, 4), x * 2, rtol=0, atol=0)
+    assert seen == [4, 4, 2]  # the last chunk is the rest
+    torch.manual_seed(0)
+    cnn = place(SmallCNN((1, 28, 28), 10, [8, 16], 32, 0.0).eval(), CPU_DEVICE)
+    images = torch.randn(300, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(in_chunks(cnn, images, 128), cnn(images), rtol=1e-5,
+                                   atol=1e-6)
