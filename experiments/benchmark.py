@@ -3,7 +3,7 @@
 For each row, one job through lossbench (``lossbench.app.run``: config validation, data,
 model, training, metrics, MLflow logging to a throw-away SQLite store) against a hand-written
 twin doing the same work without the framework, one per task kind (the same loader, the same
-model and optimizer):
+model in the same layout, predicting in the same chunks, and the same optimizer):
 
 * supervised (regression, classification): one epoch (``trainer.epochs=1``) of minibatch
   steps, then one forward pass over the validation and the test split;
@@ -157,16 +157,20 @@ def supervised_twin():
     import torch
     from hydra.utils import instantiate
 
+    from lossbench.tasks.supervised.classification import EVAL_CHUNK
+    from lossbench.torchutil import in_chunks, place
+
     def one_epoch(cfg) -> None:
         # the same work lossbench's timed run does, minus the framework: load the data (the
-        # same loader), one epoch of minibatch Adam, predictions on validation and test
+        # same loader), one epoch of minibatch Adam, predictions on validation and test (the
+        # same model in the same layout, classification predicted in the same chunks)
         regression = cfg.task == "regression"
         k = 1 if regression else int(cfg.data.num_classes)
         splits = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
         x, y = torch.as_tensor(splits.x_train), torch.as_tensor(splits.y_train)
         torch.manual_seed(cfg.seed)
-        model = instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
-                            out_features=k if k > 2 else 1)
+        model = place(instantiate(cfg.model, in_shape=splits.x_train.shape[1:],
+                                  out_features=k if k > 2 else 1), torch.device("cpu"))
         opt = torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
         if regression:
             loss_fn, target = torch.nn.MSELoss(), y.float()
@@ -186,7 +190,8 @@ def supervised_twin():
         model.eval()
         with torch.no_grad():
             for part in (splits.x_val, splits.x_test):
-                np.asarray(model(torch.as_tensor(part)))
+                part = torch.as_tensor(part)
+                np.asarray(model(part) if regression else in_chunks(model, part, EVAL_CHUNK))
 
     return one_epoch
 
@@ -196,7 +201,9 @@ def pairs_twin():
     import torch.nn.functional as F
     from hydra.utils import instantiate
 
+    from lossbench.tasks.pairs.run import EMBED_BATCH
     from lossbench.tasks.pairs.sampler import PairSampler
+    from lossbench.torchutil import in_chunks, place
 
     def one_epoch(cfg) -> dict[str, float]:
         # lossbench's pairs epoch minus the framework: the same loader (identity splits and
@@ -211,7 +218,7 @@ def pairs_twin():
         s, margin, bs = data.splits, cfg.loss.margin, cfg.trainer.batch_size
         x = {part: torch.as_tensor(s.split(part)[0]) for part in ("train", "val", "test")}
         torch.manual_seed(cfg.seed)
-        model = instantiate(cfg.model, in_shape=s.x_train.shape[1:])
+        model = place(instantiate(cfg.model, in_shape=s.x_train.shape[1:]), torch.device("cpu"))
         opt = torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
         idx, same = PairSampler(s.y_train, seed=cfg.seed).pairs(data.pairs_per_epoch,
                                                                 data.positive_fraction)
@@ -230,7 +237,8 @@ def pairs_twin():
         out = {}
         with torch.no_grad():
             for part in ("val", "test"):
-                (pairs, same), emb = data.eval_pairs[part], model(x[part])
+                (pairs, same) = data.eval_pairs[part]
+                emb = in_chunks(model, x[part], EMBED_BATCH)
                 pairs = torch.as_tensor(pairs)
                 dist = (emb[pairs[:, 0]] - emb[pairs[:, 1]]).pow(2).sum(-1).sqrt().numpy()
                 out |= {f"{part}_pos_dist": float(dist[same == 1].mean()),
@@ -245,7 +253,9 @@ def gan_twin():
     import torch.nn.functional as F
     from hydra.utils import instantiate
 
+    from lossbench.tasks.gan.features import apply
     from lossbench.tasks.gan.metrics import wasserstein1_exact
+    from lossbench.torchutil import place
 
     def one_run(cfg) -> dict[str, float]:
         # lossbench's GAN run minus the framework: the same loader, generator/critic pair and
@@ -260,7 +270,7 @@ def gan_twin():
         # accumulates its loop statistics, checkpoints at the end and logs to MLflow.
         data = instantiate(cfg.data, data_dir=cfg.data_dir, download=cfg.download)
         torch.manual_seed(cfg.seed)
-        pair = instantiate(cfg.model, sample_shape=data.sample_shape)
+        pair = place(instantiate(cfg.model, sample_shape=data.sample_shape), torch.device("cpu"))
         gen, critic, latent = pair.generator, pair.critic, pair.latent_dim
         make_opt = instantiate(cfg.optimizer, _convert_="all")
         opt_g, opt_c = make_opt(gen.parameters()), make_opt(critic.parameters())
@@ -301,8 +311,9 @@ def gan_twin():
         noise = torch.randn(len(data.x_eval), latent,
                             generator=torch.Generator().manual_seed(cfg.seed + 7919))
         with torch.no_grad():
-            x_eval, fake = torch.as_tensor(data.x_eval), gen(noise)
-            out = {"critic_w_estimate": float(critic(x_eval).mean() - critic(fake).mean())}
+            x_eval, fake = torch.as_tensor(data.x_eval), apply(gen, noise)
+            out = {"critic_w_estimate": float(apply(critic, x_eval).mean()
+                                              - apply(critic, fake).mean())}
             if data.kind == "points":
                 # the measuring instrument is lossbench's, as for images below
                 return out | {"w1": wasserstein1_exact(fake.numpy(), data.x_eval)}
@@ -317,7 +328,7 @@ def _image_scores(cfg, data, fake) -> dict[str, float]:
     training image."""
     import torch
 
-    from lossbench.tasks.gan.features import feature_classifier
+    from lossbench.tasks.gan.features import apply, feature_classifier
     from lossbench.tasks.gan.metrics import frechet_distance
 
     tc = cfg.trainer
@@ -325,10 +336,10 @@ def _image_scores(cfg, data, fake) -> dict[str, float]:
                                 cfg.data_dir, epochs=tc.classifier_epochs,
                                 max_train=tc.classifier_max_train, device=torch.device("cpu"),
                                 dim=tc.classifier_dim)
-    real = clf.features(torch.as_tensor(data.x_eval)).double().numpy()
+    real = apply(clf.features, torch.as_tensor(data.x_eval)).double().numpy()
     nearest = torch.cdist(fake[:256].flatten(1).double(),
                           torch.as_tensor(data.x_train).flatten(1).double()).min(dim=1).values
-    return {"fd": frechet_distance(clf.features(fake).double().numpy(), real),
+    return {"fd": frechet_distance(apply(clf.features, fake).double().numpy(), real),
             "nn_train_distance": float(nearest.mean()) / fake[0].numel() ** 0.5}
 
 
