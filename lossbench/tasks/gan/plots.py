@@ -25,7 +25,9 @@ def points(real: np.ndarray, fake: np.ndarray, modes: np.ndarray, title: str) ->
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    # fixed margins, not tight_layout (one more draw): 0.15 -> 0.11 s a figure, and a run of
+    # the wgan study logs one at each of its 11 evaluations
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.08, top=0.93)
     return fig
 
 
