@@ -251,8 +251,13 @@ def run_seeds(cfg: DictConfig) -> dict[str, "dict[str, float] | Exception"]:
 
 
 def _seed_alone(cfg: DictConfig) -> "dict[str, float] | Exception":
-    """One seed of a job that cannot stack, run as its own job would: its final metrics, or
-    the error that ended it (an interruption ends the whole job)."""
+    """One seed of a job that cannot stack, run as its own job would, its checkpoints in its
+    own folder (``<the job's checkpoint dir>/seed_<seed>``: the seeds of a job share its
+    output dir, and with one ``last.pt`` for all, ``resume=true`` found another seed's): its
+    final metrics, or the error that ended it (an interruption ends the whole job)."""
+    from lossbench.checkpoint import checkpoint_dir
+
+    cfg.trainer.checkpoint_dir = str(checkpoint_dir(cfg) / f"seed_{cfg.seed}")
     try:
         return run(cfg, stacked=True)
     except Exception as e:  # the seed's run is FAILED with its reason; the next seed goes on

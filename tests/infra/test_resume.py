@@ -116,3 +116,23 @@ def test_a_broken_checkpoint_is_refused_naming_the_file(tmp_path, damage):
     msg = str(e.value)
     assert str(path) in msg and "trainer.checkpoint_dir" in msg and "\n" not in msg
     assert "weights_only=False" not in msg
+
+
+def test_the_seeds_of_one_job_resume_each_from_its_own_checkpoint(tmp_path):
+    """A sweep groups a condition's seeds into one job (seeds=[...]); with resume=true they
+    cannot stack and run one after another, each with its own checkpoint (they share the job's
+    folder: one last.pt for all made every seed but the first fail)."""
+    from lossbench.app import run_seeds
+
+    cfg = (*DIABETES, "tracking.enabled=false", f"trainer.checkpoint_dir={tmp_path}")
+    first = run_seeds(compose_config(*cfg, "seeds=[0,1]", "resume=true"))
+    assert not [r for r in first.values() if isinstance(r, Exception)], first
+    for seed in (0, 1):
+        state = torch.load(tmp_path / f"seed_{seed}" / "last.pt", weights_only=True)
+        assert '"seed": %d' % seed in state["fingerprint"]
+    again = run_seeds(compose_config(*cfg, "seeds=[0,1]", "resume=true"))
+    for name, final in first.items():  # resumed from its own last epoch: nothing left to train
+        assert {k: v for k, v in again[name].items() if k not in TIMINGS} == \
+            {k: v for k, v in final.items() if k not in TIMINGS}
+    alone = _job(tmp_path / "alone", *cfg, "seed=1")
+    assert alone == {k: v for k, v in first["diabetes-mse-s1"].items() if k not in TIMINGS}

@@ -111,7 +111,7 @@ ONE_AFTER_ANOTHER = {  # a job whose seeds cannot stack exactly, or where a stac
     "dropout": ("model.dropout=0.2", "trainer.epochs=3"),
     "on_diverge=stop": ("trainer.on_diverge=stop", "trainer.epochs=3"),
     "gan": GAN_TINY,
-    # built as a stack's seeds, then trained in turn (stack_pays); float32, and still exact
+    # built as a stack's seeds, then trained in turn (stack_does_not_pay); float32, still exact
     "cnn on a cpu": ("scenario=mnist", "data=digits", "trainer.epochs=3",
                      "trainer.batch_size=32", "model.channels=[4,8]", "model.hidden=16"),
 }
@@ -222,15 +222,15 @@ def test_batched_chain_matches_each_model_alone():
 
 def test_vmap_stack_of_a_cnn_matches_each_model_alone():
     """A model that is not a chain stacks through vmap (a CNN on CUDA; on a CPU its seeds
-    train one after another, stack_pays): each seed's outputs and gradients are its own."""
+    train one after another, stack_does_not_pay): each seed's outputs and gradients are its own."""
     from lossbench.tasks.supervised.models import SmallCNN
-    from lossbench.tasks.supervised.stacked import stack_pays
+    from lossbench.tasks.supervised.stacked import stack_does_not_pay
 
     models = []
     for seed in range(3):
         torch.manual_seed(seed)
         models.append(SmallCNN((1, 8, 8), 3, [2, 3], 4, 0.0).double())
-    assert "convolutional" in stack_pays(models[0])  # on this CPU
+    assert "convolutional" in stack_does_not_pay(models[0])  # on this CPU
     stack = Stack(models)
     _outputs_and_gradients_match(stack, torch.randn(3, 5, 1, 8, 8, dtype=torch.float64))
-    assert stack_pays(models[0].head) == ""  # no convolution: a stack pays
+    assert stack_does_not_pay(models[0].head) == ""  # no convolution: a stack pays

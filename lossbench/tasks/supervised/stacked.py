@@ -27,8 +27,8 @@ A seed whose training loss becomes non-finite fails alone (its run FAILED). Not 
 models with dropout (it draws from the global RNG, so no seed could match its unstacked run),
 ``resume=true`` (no checkpoints are written), ``trainer.on_diverge=stop`` and
 ``trainer.measure_steps`` (both judge one model's own weights and steps). Where a stack does
-not pay (:func:`stack_pays`: a convolutional model on a CPU), the built seeds train one after
-another in the job, each exactly as alone.
+not pay (:func:`stack_does_not_pay`: a convolutional model on a CPU), the built seeds train one
+after another in the job, each exactly as alone.
 """
 
 from __future__ import annotations
@@ -257,9 +257,9 @@ def fit_stack(stack: Stack, optimizer: torch.optim.Optimizer,
     return results
 
 
-def stack_pays(model: nn.Module) -> str:
-    """Why seeds of this model train one after another although they could stack ("" when a
-    stack pays). On a CPU a convolutional model is compute-bound, and its stack (``vmap``:
+def stack_does_not_pay(model: nn.Module) -> str:
+    """Why seeds of this model train one after another although they could stack, "" when a
+    stack pays. On a CPU a convolutional model is compute-bound, and its stack (``vmap``:
     grouped convolutions, in the default layout) took 46 ms per seed-step where the seeds'
     own models in channels-last layout (:func:`lossbench.torchutil.place`) took 22-25 ms one
     after another (SmallCNN on 28x28 images, batch 128, 5 seeds, one thread)."""
@@ -273,13 +273,13 @@ def stack_pays(model: nn.Module) -> str:
 def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[Tracker],
                 ) -> list[Union[dict[str, float], TrainingDiverged]]:
     """Train the seeds' tasks (built by the task kind's ``build``, one per seed) as one
-    stack with ``cfg.optimizer`` and ``cfg.trainer`` (where :func:`stack_pays`, else one
-    after another); log each seed's ``train_loss`` and ``val_*`` per epoch and its
+    stack with ``cfg.optimizer`` and ``cfg.trainer`` (one after another where
+    :func:`stack_does_not_pay`); log each seed's ``train_loss`` and ``val_*`` per epoch and its
     ``final_*`` metrics and figures into its own tracker, as
     :func:`lossbench.runner.run_epochs` does alone. Returns per seed its final metrics, or
     the error that ended it."""
     tc = cfg.trainer
-    why = stack_pays(tasks[0].model)
+    why = stack_does_not_pay(tasks[0].model)
     if why:
         log.info("seeds %s train one after another: %s", list(cfg.seeds), why)
         return [_fit_alone(cfg, t, tr) for t, tr in zip(tasks, trackers)]
