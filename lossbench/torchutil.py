@@ -31,7 +31,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-_CONV = (nn.Conv2d, nn.ConvTranspose2d)
+def convolutional_on_cpu(model: nn.Module, device: torch.device) -> bool:
+    """Whether ``model`` has 2-d (transposed) convolutions and runs on a CPU: what
+    :func:`place` puts in channels-last layout."""
+    return device.type == "cpu" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+                                        for m in model.modules())
 
 
 def place(model: nn.Module, device: torch.device, dtype: torch.dtype | None = None) -> nn.Module:
@@ -42,7 +46,7 @@ def place(model: nn.Module, device: torch.device, dtype: torch.dtype | None = No
     layout changes how kernels sum, not what a model computes (outputs agree to float
     rounding). Elsewhere (CUDA) the default layout: not measured there."""
     model = model.to(device, dtype)
-    if device.type == "cpu" and any(isinstance(m, _CONV) for m in model.modules()):
+    if convolutional_on_cpu(model, device):
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -53,6 +53,7 @@ from lossbench.runner import EpochTask, finish, prefixed
 from lossbench.tasks.supervised.loop import Batches
 from lossbench.tasks.supervised.losses import LogCoshLoss
 from lossbench.tasks.supervised.models import MLP
+from lossbench.torchutil import convolutional_on_cpu
 from lossbench.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -263,9 +264,7 @@ def stack_does_not_pay(model: nn.Module) -> str:
     grouped convolutions, in the default layout) took 46 ms per seed-step where the seeds'
     own models in channels-last layout (:func:`lossbench.torchutil.place`) took 22-25 ms one
     after another (SmallCNN on 28x28 images, batch 128, 5 seeds, one thread)."""
-    device = next(model.parameters()).device
-    if device.type == "cpu" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
-                                    for m in model.modules()):
+    if convolutional_on_cpu(model, next(model.parameters()).device):
         return "a convolutional model on a CPU trains faster alone (channels-last layout)"
     return ""
 
