@@ -159,13 +159,15 @@ def test_mnist_scenario_on_bundled_digits_learns(store):
 
 
 @pytest.mark.parametrize("loss", ["bce", "weighted_bce", "focal", "hinge"])
-def test_cancer_screening_runs_every_binary_loss(tmp_path, loss):
+def test_cancer_screening_learns_with_every_binary_loss(tmp_path, loss):
     fake_mnist(tmp_path, n_train=1500, n_test=500)
     final = run(compose_config("scenario=cancer_screening", f"loss={loss}",
                                f"data_dir={tmp_path}", "download=false", "data.max_train=null",
                                "data.positive_rate=0.05", "trainer.epochs=2",
                                "tracking.enabled=false", *TINY_CNN))
-    assert 0 <= final["final_test_average_precision"] <= 1
+    # at 5 % positives an untrained scorer's average precision is about 0.05; the fake images'
+    # positive class is one bright band, which each loss learns in 2 epochs (1.0 for all four)
+    assert final["final_test_average_precision"] > 0.9, loss
 
 
 @pytest.mark.parametrize("loss", ["ce", "sparse_ce", "weighted_ce", "kl_div", "ce_smooth",
