@@ -90,6 +90,13 @@ def restore(cfg: DictConfig, task: EpochTask, optimizer: torch.optim.Optimizer,
     return fit_state
 
 
+def stopping(tc: DictConfig) -> dict[str, Any]:
+    """The ``trainer`` keys every epoch loop takes (:func:`lossbench.loop.fit`, the stacked
+    seeds' ``fit_stack``): the epoch budget, early stopping on the monitor, gradient clipping."""
+    return {"epochs": tc.epochs, "patience": tc.patience, "monitor": tc.monitor,
+            "monitor_mode": tc.monitor_mode, "grad_clip": tc.grad_clip}
+
+
 def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, float]:
     """Train ``task`` with ``cfg.optimizer`` and ``cfg.trainer``; log ``train_loss`` and
     ``val_*`` per epoch, then ``final_val_*`` and ``final_test_*`` (the restored best epoch;
@@ -119,9 +126,8 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
         bar.set_postfix({tc.monitor: f"{metrics[tc.monitor]:.4g}"}, refresh=False)
 
     with progress.bar(tc.epochs, cfg.run_name, initial=start.epoch if start else 0) as bar:
-        result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
-                     patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
-                     grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
+        result = fit(task.model, optimizer, task.epoch_losses, **stopping(tc),
+                     evaluate=lambda: prefixed("val", task.score("val")),
                      on_epoch=on_epoch, state=start, on_state=save, on_diverge=tc.on_diverge)
     final = finish(cfg, task, tracker, result, result.epochs_run - (start.epoch if start else 0))
     if tc.measure_steps:  # last: the extra steps change the model

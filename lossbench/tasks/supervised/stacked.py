@@ -49,7 +49,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from lossbench.loop import (FitResult, FitState, TrainingDiverged, end_epoch, epoch_permutation,
                             fit)
-from lossbench.runner import EpochTask, finish, prefixed
+from lossbench.runner import EpochTask, finish, prefixed, stopping
 from lossbench.tasks.supervised.loop import Batches
 from lossbench.tasks.supervised.losses import LogCoshLoss
 from lossbench.tasks.supervised.models import MLP
@@ -277,7 +277,6 @@ def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[
     ``final_*`` metrics and figures into its own tracker, as
     :func:`lossbench.runner.run_epochs` does alone. Returns per seed its final metrics, or
     the error that ended it."""
-    tc = cfg.trainer
     why = stack_does_not_pay(tasks[0].model)
     if why:
         log.info("seeds %s train one after another: %s", list(cfg.seeds), why)
@@ -287,9 +286,8 @@ def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[
     foreach = {"foreach": True} if "foreach" in inspect.signature(make).parameters else {}
     optimizer = make(list(stack.params.values()), **foreach)
     results = fit_stack(
-        stack, optimizer, stacked_losses(stack, [t.batches for t in tasks]), epochs=tc.epochs,
-        patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
-        grad_clip=tc.grad_clip,
+        stack, optimizer, stacked_losses(stack, [t.batches for t in tasks]),
+        **stopping(cfg.trainer),
         evaluate=[lambda t=t: prefixed("val", t.score("val")) for t in tasks],
         on_epoch=[lambda e, m, tr=tr: tr.log_metrics(m, step=e) for tr in trackers])
     return [r if isinstance(r, TrainingDiverged) else finish(cfg, t, tr, r, r.epochs_run)
@@ -301,12 +299,10 @@ def _fit_alone(cfg: DictConfig, task: EpochTask, tracker: Tracker,
     """One seed's task trained as :func:`lossbench.runner.run_epochs` trains it (the same
     optimizer, loop and logging; no checkpoints, as in a stack): its final metrics, or the
     divergence that ended it."""
-    tc = cfg.trainer
     optimizer = instantiate(cfg.optimizer)(task.model.parameters())
     try:
-        result = fit(task.model, optimizer, task.epoch_losses, epochs=tc.epochs,
-                     patience=tc.patience, monitor=tc.monitor, monitor_mode=tc.monitor_mode,
-                     grad_clip=tc.grad_clip, evaluate=lambda: prefixed("val", task.score("val")),
+        result = fit(task.model, optimizer, task.epoch_losses, **stopping(cfg.trainer),
+                     evaluate=lambda: prefixed("val", task.score("val")),
                      on_epoch=lambda e, m: tracker.log_metrics(m, step=e))
     except TrainingDiverged as e:
         return e
