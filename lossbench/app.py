@@ -251,15 +251,14 @@ def run_seeds(cfg: DictConfig) -> dict[str, "dict[str, float] | Exception"]:
 
 
 def _seed_alone(cfg: DictConfig) -> "dict[str, float] | Exception":
-    """One seed of a job that cannot stack, run as its own job would, its checkpoints in its
-    own folder (``<the job's checkpoint dir>/seed_<seed>``: the seeds of a job share its
-    output dir, and with one ``last.pt`` for all, ``resume=true`` found another seed's): its
+    """One seed of a job that cannot stack, run as its own job would (the same config and
+    params), its checkpoints in its own folder (:func:`lossbench.checkpoint.seed_folder`): its
     final metrics, or the error that ended it (an interruption ends the whole job)."""
-    from lossbench.checkpoint import checkpoint_dir
+    from lossbench.checkpoint import seed_folder
 
-    cfg.trainer.checkpoint_dir = str(checkpoint_dir(cfg) / f"seed_{cfg.seed}")
     try:
-        return run(cfg, stacked=True)
+        with seed_folder(cfg.seed):
+            return run(cfg, stacked=True)
     except Exception as e:  # the seed's run is FAILED with its reason; the next seed goes on
         return e
 

@@ -10,13 +10,15 @@ with other settings, is a :class:`CheckpointError` naming the file and what to d
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import pickle
 import random
 import zipfile
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -33,8 +35,30 @@ class CheckpointError(ConfigError):
     A user error (exit status 2, one line), like a bad config value."""
 
 
+# the folder under the checkpoint dir that one seed of a job of several seeds writes to; set
+# by :func:`seed_folder`, not in the config: each seed's config (and so its MLflow params)
+# must be the one its job alone would have, or the report reads the folder as a condition
+_SEED_FOLDER: contextvars.ContextVar[str] = contextvars.ContextVar("seed_folder", default="")
+
+
+@contextlib.contextmanager
+def seed_folder(seed: int) -> Iterator[None]:
+    """Within: checkpoints go to ``<checkpoint dir>/seed_<seed>``. The seeds of one job share
+    its output dir; with one ``last.pt`` for all, ``resume=true`` found another seed's."""
+    token = _SEED_FOLDER.set(f"seed_{seed}")
+    try:
+        yield
+    finally:
+        _SEED_FOLDER.reset(token)
+
+
 def checkpoint_dir(cfg: DictConfig) -> Path:
-    """``trainer.checkpoint_dir``; else ``<Hydra's output dir>/checkpoints``; else ./checkpoints."""
+    """``trainer.checkpoint_dir``; else ``<Hydra's output dir>/checkpoints``; else ./checkpoints;
+    in a :func:`seed_folder`, its ``seed_<seed>`` below that."""
+    return _base_dir(cfg) / _SEED_FOLDER.get()
+
+
+def _base_dir(cfg: DictConfig) -> Path:
     given = OmegaConf.select(cfg, "trainer.checkpoint_dir", default=None)
     if given:
         return Path(given).expanduser()

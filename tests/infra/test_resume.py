@@ -136,3 +136,21 @@ def test_the_seeds_of_one_job_resume_each_from_its_own_checkpoint(tmp_path):
             {k: v for k, v in final.items() if k not in TIMINGS}
     alone = _job(tmp_path / "alone", *cfg, "seed=1")
     assert alone == {k: v for k, v in first["diabetes-mse-s1"].items() if k not in TIMINGS}
+
+
+def test_the_seeds_of_one_job_log_the_params_their_jobs_alone_log(tmp_path, store):
+    """The seeds' own checkpoint folders are not in their configs: the report pairs runs by
+    seed within a condition, and a per-seed trainer.checkpoint_dir param made every seed of
+    the unstackable studies (overflow, sparse_memory, face_verification, wgan) a condition
+    of its own, with no pairs to judge."""
+    from lossbench.app import run_seeds
+    from lossbench.report import condition_keys
+
+    cfg = (*DIABETES, f"tracking.uri={store}", f"trainer.checkpoint_dir={tmp_path}")
+    run_seeds(compose_config(*cfg, "seeds=[0,1]", "resume=true"))  # one after another
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("diabetes").experiment_id])
+    assert len(runs) == 2 and {r.data.params["trainer.checkpoint_dir"] for r in runs} == \
+        {str(tmp_path)}
+    assert condition_keys(runs) == []
+    assert sorted(Path(r.data.tags["checkpoint_dir"]).name for r in runs) == ["seed_0", "seed_1"]
