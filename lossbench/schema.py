@@ -108,7 +108,7 @@ class TrainerConf:
     # after training, time this many more steps and profile one's memory (final_step_seconds,
     # final_step_peak_bytes; lossbench.stepcost, the C14 study); 0: measure nothing
     measure_steps: int = 0
-    # floating-point type of the model and the data (supervised kinds): float32, or float64
+    # floating-point type of the model and the data (supervised, pairs): float32, or float64
     # (slower; for checks that need exact arithmetic, e.g. stacked against unstacked seeds)
     dtype: str = "float32"
 

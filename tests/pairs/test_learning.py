@@ -16,13 +16,26 @@ TINY = ("scenario=face_verification", "download=false", "trainer.epochs=8",
         "model.channels=[4,8]", "model.hidden=16")
 
 
-@pytest.fixture(scope="module")
-def final() -> dict[str, float]:
+def _run(*overrides: str) -> dict[str, float]:
     # faces whose nuisance patterns outweigh identity: an untrained network scores ~0.65
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(faces, "fetch_olivetti_faces",
                    lambda **kw: fake_faces(people=20, per_person=6, nuisance=3))
-        return run(compose_config(*CPU, *TINY))
+        return run(compose_config(*CPU, *TINY, *overrides))
+
+
+@pytest.fixture(scope="module")
+def final() -> dict[str, float]:
+    return _run()
+
+
+@pytest.fixture(scope="module")
+def final64() -> dict[str, float]:
+    """The reference run, in float64: in float32 its 8 epochs amplify rounding into test
+    accuracies of 0.535 to 0.585 (200 pairs) by the CPU's convolution kernels (oneDNN's, by
+    ISA and memory layout); in float64 channels-last and the default layout, one thread or
+    two, agree to 7 digits."""
+    return _run("trainer.dtype=float64")
 
 
 def test_tiny_run_learns(final):
@@ -32,5 +45,5 @@ def test_tiny_run_learns(final):
     assert final["final_test_pos_dist"] < final["final_test_neg_dist"]
 
 
-def test_tiny_run_matches_reference(final, reference):
-    reference.check("face_verification", final)
+def test_tiny_run_matches_reference(final64, reference):
+    reference.check("face_verification", final64)

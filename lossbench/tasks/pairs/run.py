@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from lossbench.loop import once_per_weights
 from lossbench.plots import learning_curve
 from lossbench.runner import EpochTask, run_epochs, run_title
-from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor, require
+from lossbench.schema import ConfigError, TrainerConf, check_group, check_monitor
 from lossbench.tasks.pairs import plots
 from lossbench.tasks.pairs.data import EVAL_PARTS, PairData
 from lossbench.tasks.pairs.loop import pair_losses
@@ -92,8 +92,6 @@ def check(cfg: DictConfig) -> None:
                           "fixed pairs without identities: use contrastive or cosine_embedding")
     check_group(cfg, "model", EmbeddingCNNConf, "use model=embedding_cnn")
     check_group(cfg, "trainer", TrainerConf, "use trainer=supervised (epochs, early stopping)")
-    require(cfg.trainer.dtype == "float32", "trainer.dtype",
-            f"float32 for {cfg.name} (float64 is for the supervised kinds)", cfg.trainer.dtype)
     check_monitor(cfg, ["train_loss", *(f"val_{k}" for k in ("threshold", *VERIFICATION))])
     if cfg.trainer.diagnostics:
         raise ConfigError("trainer.diagnostics: must be false for verification (its training "
@@ -105,10 +103,12 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
     spec = loss_spec(cfg)
     loss_fn = build_loss(cfg.loss)
     s = data.splits
-    x = {part: torch.as_tensor(s.split(part)[0], device=device) for part in ("train", *EVAL_PARTS)}
+    dtype = getattr(torch, cfg.trainer.dtype)  # float64: the reference run's exact arithmetic
+    x = {part: torch.as_tensor(s.split(part)[0], device=device, dtype=dtype)
+         for part in ("train", *EVAL_PARTS)}
     fixed = {part: (torch.as_tensor(idx, device=device), same)
              for part, (idx, same) in data.eval_pairs.items()}
-    model = place(instantiate(cfg.model, in_shape=s.x_train.shape[1:]), device)
+    model = place(instantiate(cfg.model, in_shape=s.x_train.shape[1:]), device, dtype)
     sampler = (PairSampler(s.y_train, seed=cfg.seed) if data.train_pairs is None
                else PairPool(*data.train_pairs, seed=cfg.seed))
 
@@ -117,7 +117,7 @@ def run(cfg: DictConfig, data: PairData, device: torch.device,
             return torch.as_tensor(sampler.triplets(data.pairs_per_epoch), device=device), None
         idx, same = sampler.pairs(data.pairs_per_epoch, data.positive_fraction)
         return (torch.as_tensor(idx, device=device),
-                torch.as_tensor(same, device=device, dtype=torch.float32))
+                torch.as_tensor(same, device=device, dtype=dtype))
 
     @torch.no_grad()
     def embed(images: torch.Tensor) -> torch.Tensor:
