@@ -90,7 +90,7 @@ def restore(cfg: DictConfig, task: EpochTask, optimizer: torch.optim.Optimizer,
     return fit_state
 
 
-def stopping(tc: DictConfig) -> dict[str, Any]:
+def fit_options(tc: DictConfig) -> dict[str, Any]:
     """The ``trainer`` keys every epoch loop takes (:func:`lossbench.loop.fit`, the stacked
     seeds' ``fit_stack``): the epoch budget, early stopping on the monitor, gradient clipping."""
     return {"epochs": tc.epochs, "patience": tc.patience, "monitor": tc.monitor,
@@ -126,7 +126,7 @@ def run_epochs(cfg: DictConfig, task: EpochTask, tracker: Tracker) -> dict[str, 
         bar.set_postfix({tc.monitor: f"{metrics[tc.monitor]:.4g}"}, refresh=False)
 
     with progress.bar(tc.epochs, cfg.run_name, initial=start.epoch if start else 0) as bar:
-        result = fit(task.model, optimizer, task.epoch_losses, **stopping(tc),
+        result = fit(task.model, optimizer, task.epoch_losses, **fit_options(tc),
                      evaluate=lambda: prefixed("val", task.score("val")),
                      on_epoch=on_epoch, state=start, on_state=save, on_diverge=tc.on_diverge)
     final = finish(cfg, task, tracker, result, result.epochs_run - (start.epoch if start else 0))

@@ -49,7 +49,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from lossbench.loop import (FitResult, FitState, TrainingDiverged, end_epoch, epoch_permutation,
                             fit)
-from lossbench.runner import EpochTask, finish, prefixed, stopping
+from lossbench.runner import EpochTask, finish, prefixed, fit_options
 from lossbench.tasks.supervised.loop import Batches
 from lossbench.tasks.supervised.losses import LogCoshLoss
 from lossbench.tasks.supervised.models import MLP
@@ -287,7 +287,7 @@ def run_stacked(cfg: DictConfig, tasks: Sequence[EpochTask], trackers: Sequence[
     optimizer = make(list(stack.params.values()), **foreach)
     results = fit_stack(
         stack, optimizer, stacked_losses(stack, [t.batches for t in tasks]),
-        **stopping(cfg.trainer),
+        **fit_options(cfg.trainer),
         evaluate=[lambda t=t: prefixed("val", t.score("val")) for t in tasks],
         on_epoch=[lambda e, m, tr=tr: tr.log_metrics(m, step=e) for tr in trackers])
     return [r if isinstance(r, TrainingDiverged) else finish(cfg, t, tr, r, r.epochs_run)
@@ -301,7 +301,7 @@ def _fit_alone(cfg: DictConfig, task: EpochTask, tracker: Tracker,
     divergence that ended it."""
     optimizer = instantiate(cfg.optimizer)(task.model.parameters())
     try:
-        result = fit(task.model, optimizer, task.epoch_losses, **stopping(cfg.trainer),
+        result = fit(task.model, optimizer, task.epoch_losses, **fit_options(cfg.trainer),
                      evaluate=lambda: prefixed("val", task.score("val")),
                      on_epoch=lambda e, m: tracker.log_metrics(m, step=e))
     except TrainingDiverged as e:
